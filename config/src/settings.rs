@@ -1,0 +1,525 @@
+//! The settings, their defaults and their validation: the one documented place for every default.
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Everything Poort can be told. Unknown keys are refused at every level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub keys: KeySettings,
+    pub tokens: TokenSettings,
+    pub sessions: SessionSettings,
+    pub log: LogSettings,
+    pub mail: MailSettings,
+    pub registration: RegistrationSettings,
+    /// Clients defined in configuration; they are (re)written to the database at every start.
+    pub clients: Vec<StaticClient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// The socket address to listen on.
+    pub listen: String,
+    /// The public issuer URL, exactly as relying parties see it (behind a TLS-terminating proxy,
+    /// the proxy's https URL). Defaults to `http://<listen>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Url>,
+    /// Serve TLS directly with these PEM files; leave unset behind a TLS-terminating proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSettings>,
+    /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+    #[serde(with = "crate::duration")]
+    pub shutdown_grace: Duration,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: None,
+            tls: None,
+            shutdown_grace: Duration::from_secs(20),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Folder for the embedded SQLite database and the mail outbox; created when missing.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Defaults to `<data_dir>/poort.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// How often expired rows (codes, tokens, sessions, one-time links) are purged.
+    #[serde(with = "crate::duration")]
+    pub purge_interval: Duration,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("poort-data"),
+            database_url: None,
+            max_connections: 10,
+            purge_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// Signing algorithms to keep a current key for. RS256 is always included (OpenID Connect
+    /// requires it); ES256, PS256 and EdDSA are optional.
+    pub algorithms: Vec<String>,
+    /// Rotate each signing key after this long (0s: only by `poort keys rotate`).
+    #[serde(with = "crate::duration")]
+    pub rotation_interval: Duration,
+    /// When set, private signing keys are stored encrypted (A256GCM) under a key derived from
+    /// this secret. It must then stay the same for every node and every restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_secret: Option<String>,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            algorithms: vec!["RS256".into(), "ES256".into()],
+            rotation_interval: Duration::from_secs(90 * 24 * 3600),
+            encryption_secret: None,
+        }
+    }
+}
+
+/// The signing algorithms Poort can keep keys for.
+pub const SIGNING_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    #[serde(with = "crate::duration")]
+    pub authorization_code_ttl: Duration,
+    #[serde(with = "crate::duration")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "crate::duration")]
+    pub id_token_ttl: Duration,
+    #[serde(with = "crate::duration")]
+    pub refresh_token_ttl: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            authorization_code_ttl: Duration::from_secs(60),
+            access_token_ttl: Duration::from_secs(3600),
+            id_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl TokenSettings {
+    /// The longest time a token we signed can still be valid: a retired signing key stays
+    /// published at least this long.
+    pub fn longest_signed_lifetime(&self) -> Duration {
+        self.access_token_ttl.max(self.id_token_ttl)
+    }
+}
+
+/// Browser sessions: one sign-in serves every client until it idles out, expires or ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// A session unused this long ends.
+    #[serde(with = "crate::duration")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    #[serde(with = "crate::duration")]
+    pub absolute_lifetime: Duration,
+    /// How long a sign-in or consent page may stay open before the request must start again.
+    #[serde(with = "crate::duration")]
+    pub interaction_timeout: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(8 * 3600),
+            absolute_lifetime: Duration::from_secs(24 * 3600),
+            interaction_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `poort=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info,sea_orm_migration=warn".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Each mail is written as an `.eml` file to the outbox folder (zero-setup default).
+    #[default]
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// The sender of every mail.
+    pub from: String,
+    /// Outbox folder for the file transport. Defaults to `<data_dir>/outbox`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox_dir: Option<PathBuf>,
+    pub smtp: SmtpSettings,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::File,
+            from: "Poort <no-reply@localhost>".into(),
+            outbox_dir: None,
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    /// Plain text: only for a relay on loopback.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self { host: "localhost".into(), port: 587, security: SmtpSecurity::Starttls, username: None, password: None }
+    }
+}
+
+/// Dynamic client registration (RFC 7591, RFC 7592, OpenID Connect Dynamic Registration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationSettings {
+    /// Serve `POST /register` and `/register/{client_id}` (and advertise `registration_endpoint`).
+    pub enabled: bool,
+    /// When set, registering needs `Authorization: Bearer <this token>`; unset, registration is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_access_token: Option<String>,
+    /// Accept `http` redirect (and logout, request) URIs on loopback hosts (127.0.0.1, ::1,
+    /// localhost) for development; every other URI must be https.
+    pub allow_http_redirect_uris_on_loopback: bool,
+    /// How long a registered client's secret is valid (0s: it never expires).
+    #[serde(with = "crate::duration")]
+    pub secret_lifetime: Duration,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            initial_access_token: None,
+            allow_http_redirect_uris_on_loopback: true,
+            secret_lifetime: Duration::ZERO,
+        }
+    }
+}
+
+/// A client registered through configuration (OpenID Connect registration metadata names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticClient {
+    pub client_id: String,
+    /// Absent for public clients (`token_endpoint_auth_method = "none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: String,
+    /// A first-party client skips the consent page.
+    #[serde(default)]
+    pub first_party: bool,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+fn default_auth_method() -> String {
+    "client_secret_basic".into()
+}
+
+/// Token endpoint authentication methods Poort understands.
+pub const CLIENT_AUTH_METHODS: &[&str] =
+    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+
+impl Settings {
+    /// Checks what deserialization cannot, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.listen_addr()?;
+        let issuer = self.issuer();
+        if issuer.scheme() != "https" && issuer.scheme() != "http" {
+            return Err(ConfigError::at("server.issuer", "must be an http or https URL"));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError::at("server.issuer", "must not have a query or a fragment"));
+        }
+        if !issuer.username().is_empty() || issuer.password().is_some() {
+            return Err(ConfigError::at("server.issuer", "must not carry user information"));
+        }
+        if issuer.host_str().is_none_or(str::is_empty) {
+            return Err(ConfigError::at("server.issuer", "must have a host"));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::at("server.max_body_bytes", "must be at least 1024"));
+        }
+        if let Some(url) = &self.storage.database_url
+            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::at("storage.database_url", "must start with sqlite:, postgres:// or postgresql://"));
+        }
+        if self.storage.max_connections == 0 {
+            return Err(ConfigError::at("storage.max_connections", "must be at least 1"));
+        }
+        for alg in &self.keys.algorithms {
+            if !SIGNING_ALGORITHMS.contains(&alg.as_str()) {
+                return Err(ConfigError::at(
+                    "keys.algorithms",
+                    format!("`{alg}` is not supported (choose from {})", SIGNING_ALGORITHMS.join(", ")),
+                ));
+            }
+        }
+        if let Some(secret) = &self.keys.encryption_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError::at("keys.encryption_secret", "must be at least 32 characters"));
+        }
+        let tokens = &self.tokens;
+        for (key, value) in [
+            ("tokens.authorization_code_ttl", tokens.authorization_code_ttl),
+            ("tokens.access_token_ttl", tokens.access_token_ttl),
+            ("tokens.id_token_ttl", tokens.id_token_ttl),
+            ("tokens.refresh_token_ttl", tokens.refresh_token_ttl),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+        }
+        for (key, value) in [
+            ("sessions.idle_timeout", self.sessions.idle_timeout),
+            ("sessions.absolute_lifetime", self.sessions.absolute_lifetime),
+            ("sessions.interaction_timeout", self.sessions.interaction_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+        }
+        if tokens.authorization_code_ttl > Duration::from_secs(600) {
+            return Err(ConfigError::at("tokens.authorization_code_ttl", "must be at most 10 minutes (RFC 6749 §4.1.2)"));
+        }
+        if !self.keys.rotation_interval.is_zero() && self.keys.rotation_interval <= tokens.longest_signed_lifetime() {
+            return Err(ConfigError::at(
+                "keys.rotation_interval",
+                "must be longer than the access and ID token lifetimes (or 0s to rotate only by hand)",
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.trim().is_empty() {
+            return Err(ConfigError::at("mail.smtp.host", "is required when mail.transport = \"smtp\""));
+        }
+        if !self.mail.from.contains('@') {
+            return Err(ConfigError::at("mail.from", "must be a mail address, e.g. \"Poort <no-reply@example.com>\""));
+        }
+        if let Some(token) = &self.registration.initial_access_token
+            && token.len() < 16
+        {
+            return Err(ConfigError::at("registration.initial_access_token", "must be at least 16 characters"));
+        }
+        self.validate_clients()
+    }
+
+    fn validate_clients(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (index, client) in self.clients.iter().enumerate() {
+            let prefix = format!("clients[{index}]");
+            client.validate(&prefix)?;
+            if !seen.insert(client.client_id.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{prefix}.client_id"),
+                    format!("`{}` is defined twice", client.client_id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The public issuer URL, with no trailing slash unless it has a path that ends in one.
+    pub fn issuer(&self) -> Url {
+        match &self.server.issuer {
+            Some(url) => url.clone(),
+            None => {
+                let scheme = if self.server.tls.is_some() { "https" } else { "http" };
+                Url::parse(&format!("{scheme}://{}", self.server.listen)).unwrap_or_else(|_| {
+                    Url::parse("http://127.0.0.1:8080").expect("a literal URL parses")
+                })
+            }
+        }
+    }
+
+    /// The issuer as the exact string used in every token and response: no trailing slash
+    /// for a bare origin (`https://id.example.com`, not `https://id.example.com/`).
+    pub fn issuer_string(&self) -> String {
+        let url = self.issuer();
+        let text = url.as_str();
+        if url.path() == "/" { text.trim_end_matches('/').to_string() } else { text.to_string() }
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.storage.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.storage.data_dir.join("poort.db").display()),
+        }
+    }
+
+    /// Whether the database is the embedded SQLite one (whose folder Poort must create).
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// The outbox folder of the file mail transport.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail.outbox_dir.clone().unwrap_or_else(|| self.storage.data_dir.join("outbox"))
+    }
+
+    /// The signing algorithms to keep keys for, RS256 first and always present.
+    pub fn signing_algorithms(&self) -> Vec<String> {
+        let mut algs = vec!["RS256".to_string()];
+        for alg in &self.keys.algorithms {
+            if !algs.contains(alg) {
+                algs.push(alg.clone());
+            }
+        }
+        algs
+    }
+}
+
+impl StaticClient {
+    /// Checks one client's metadata; `prefix` names it in errors (`clients[2]`, `client`).
+    pub fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::at(key("client_id"), "must not be empty"));
+        }
+        if !CLIENT_AUTH_METHODS.contains(&self.token_endpoint_auth_method.as_str()) {
+            return Err(ConfigError::at(
+                key("token_endpoint_auth_method"),
+                format!("must be one of {}", CLIENT_AUTH_METHODS.join(", ")),
+            ));
+        }
+        let public = self.token_endpoint_auth_method == "none";
+        match (&self.client_secret, public) {
+            (Some(_), true) => {
+                return Err(ConfigError::at(key("client_secret"), "a public client (auth method none) has no secret"));
+            }
+            (None, false) if self.token_endpoint_auth_method != "private_key_jwt" => {
+                return Err(ConfigError::at(key("client_secret"), "is required for this authentication method"));
+            }
+            (Some(secret), false) if secret.len() < 16 => {
+                return Err(ConfigError::at(key("client_secret"), "must be at least 16 characters"));
+            }
+            _ => {}
+        }
+        for (field, uris) in
+            [("redirect_uris", &self.redirect_uris), ("post_logout_redirect_uris", &self.post_logout_redirect_uris)]
+        {
+            for uri in uris {
+                let parsed = Url::parse(uri)
+                    .map_err(|e| ConfigError::at(key(field), format!("`{uri}` is not an absolute URL ({e})")))?;
+                if parsed.fragment().is_some() {
+                    return Err(ConfigError::at(key(field), format!("`{uri}` must not have a fragment")));
+                }
+            }
+        }
+        if self.redirect_uris.is_empty() && self.grant_types.iter().any(|g| g == "authorization_code") {
+            return Err(ConfigError::at(key("redirect_uris"), "at least one is needed for authorization_code"));
+        }
+        Ok(())
+    }
+}
+
+impl ServerSettings {
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError::at("server.listen", format!("`{}` is not a socket address such as 127.0.0.1:8080", self.listen))
+        })
+    }
+}

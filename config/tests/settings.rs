@@ -1,0 +1,197 @@
+//! The configuration contract: defaults documented in `poort.example.toml`, layering of file and
+//! environment, and one clear error naming the key for every kind of bad input.
+
+use poort_config::{ConfigError, LogFormat, Settings, load_from};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn example_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../poort.example.toml")
+}
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn error_for(text: &str) -> ConfigError {
+    let file = file_with(text);
+    load_from(Some(file.path()), &env(&[])).expect_err("the configuration should be refused")
+}
+
+/// Every dotted key with a value, leaving out empty lists (the example shows `[[clients]]`
+/// only as a commented sample).
+fn keys_of(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, value) in table {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                keys_of(value, &path, out);
+            }
+        }
+        toml::Value::Array(items) if items.is_empty() => {}
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn the_example_file_lists_every_default_exactly() {
+    let example: toml::Value = toml::from_str(&std::fs::read_to_string(example_path()).unwrap()).unwrap();
+    let defaults = toml::Value::try_from(Settings::default()).unwrap();
+    let (mut documented, mut existing) = (Vec::new(), Vec::new());
+    keys_of(&example, "", &mut documented);
+    keys_of(&defaults, "", &mut existing);
+    documented.sort();
+    existing.sort();
+    assert_eq!(documented, existing, "poort.example.toml and the defaults in settings.rs list different keys");
+    // Written values must be the defaults' own text, so the file reads as the code behaves.
+    assert_eq!(example, defaults_without_empty_lists(defaults));
+}
+
+fn defaults_without_empty_lists(mut value: toml::Value) -> toml::Value {
+    if let toml::Value::Table(table) = &mut value {
+        table.retain(|_, v| !matches!(v, toml::Value::Array(items) if items.is_empty()));
+    }
+    value
+}
+
+#[test]
+fn the_example_file_loads_to_the_defaults() {
+    let (settings, source) = load_from(Some(&example_path()), &env(&[])).unwrap();
+    assert_eq!(settings, Settings::default());
+    assert_eq!(source.file.as_deref(), Some(example_path().as_path()));
+}
+
+#[test]
+fn no_configuration_at_all_is_valid_and_embedded() {
+    let (settings, source) = load_from(None, &env(&[])).unwrap();
+    assert_eq!(settings, Settings::default());
+    assert!(source.file.is_none());
+    assert!(settings.uses_sqlite());
+    assert_eq!(settings.issuer_string(), "http://127.0.0.1:8080");
+    assert!(settings.database_url().starts_with("sqlite://poort-data/poort.db"));
+}
+
+#[test]
+fn environment_overrides_the_file_and_names_nested_keys() {
+    let file = file_with("[server]\nlisten = \"127.0.0.1:9000\"\n[log]\nformat = \"human\"\n");
+    let (settings, source) = load_from(
+        Some(file.path()),
+        &env(&[
+            ("POORT__SERVER__ISSUER", "https://id.example.com"),
+            ("POORT__LOG__FORMAT", "json"),
+            ("POORT__STORAGE__MAX_CONNECTIONS", "3"),
+            ("POORT__KEYS__ALGORITHMS", "RS256,EdDSA"),
+            ("POORT__TOKENS__ACCESS_TOKEN_TTL", "10m"),
+            ("UNRELATED", "ignored"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(settings.server.listen, "127.0.0.1:9000");
+    assert_eq!(settings.issuer_string(), "https://id.example.com");
+    assert_eq!(settings.log.format, LogFormat::Json);
+    assert_eq!(settings.storage.max_connections, 3);
+    assert_eq!(settings.keys.algorithms, vec!["RS256".to_string(), "EdDSA".to_string()]);
+    assert_eq!(settings.tokens.access_token_ttl, Duration::from_secs(600));
+    assert!(source.env_keys.contains(&"server.issuer".to_string()));
+}
+
+#[test]
+fn the_config_file_can_come_from_poort_config() {
+    let file = file_with("[server]\nlisten = \"127.0.0.1:9001\"\n");
+    let (settings, source) =
+        load_from(None, &env(&[("POORT_CONFIG", file.path().to_str().unwrap())])).unwrap();
+    assert_eq!(settings.server.listen, "127.0.0.1:9001");
+    assert_eq!(source.file.as_deref(), Some(file.path()));
+}
+
+#[test]
+fn an_issuer_keeps_its_path_and_loses_a_bare_trailing_slash() {
+    let file = file_with("[server]\nissuer = \"https://id.example.com/\"\n");
+    let (settings, _) = load_from(Some(file.path()), &env(&[])).unwrap();
+    assert_eq!(settings.issuer_string(), "https://id.example.com");
+    let file = file_with("[server]\nissuer = \"https://example.com/tenant/a\"\n");
+    let (settings, _) = load_from(Some(file.path()), &env(&[])).unwrap();
+    assert_eq!(settings.issuer_string(), "https://example.com/tenant/a");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    let error = error_for("[server]\nlistne = \"127.0.0.1:1\"\n");
+    assert!(error.to_string().contains("listne"), "{error}");
+    let error = error_for("[srever]\nlisten = \"127.0.0.1:1\"\n");
+    assert!(error.to_string().contains("srever"), "{error}");
+    let error = load_from(None, &env(&[("POORT__SERVER__PORT", "1")])).unwrap_err();
+    assert!(error.to_string().contains("port"), "{error}");
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_problem() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("[server]\nissuer = \"not a url\"\n", "issuer", "relative URL"),
+        ("[server]\nissuer = \"https://id.example.com/?x=1\"\n", "server.issuer", "query"),
+        ("[server]\nissuer = \"ftp://id.example.com\"\n", "server.issuer", "http"),
+        ("[server]\nlisten = \"localhost\"\n", "server.listen", "socket address"),
+        ("[tokens]\naccess_token_ttl = \"soon\"\n", "access_token_ttl", "not a duration"),
+        ("[tokens]\nid_token_ttl = \"0s\"\n", "tokens.id_token_ttl", "longer than zero"),
+        ("[tokens]\nauthorization_code_ttl = \"1h\"\n", "tokens.authorization_code_ttl", "10 minutes"),
+        ("[storage]\ndatabase_url = \"mysql://x\"\n", "storage.database_url", "sqlite"),
+        ("[storage]\nmax_connections = \"many\"\n", "max_connections", "integer"),
+        ("[keys]\nalgorithms = [\"HS256\"]\n", "keys.algorithms", "HS256"),
+        ("[keys]\nencryption_secret = \"short\"\n", "keys.encryption_secret", "32"),
+        ("[keys]\nrotation_interval = \"30m\"\n", "keys.rotation_interval", "longer"),
+        ("[log]\nformat = \"xml\"\n", "format", "xml"),
+        ("[mail]\nfrom = \"nobody\"\n", "mail.from", "mail address"),
+        ("[registration]\ninitial_access_token = \"short\"\n", "registration.initial_access_token", "16"),
+        ("[registration]\nsecret_lifetime = \"later\"\n", "secret_lifetime", "not a duration"),
+        ("[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"\"\n", "mail.smtp.host", "required"),
+        (
+            "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb#x\"]\n",
+            "clients[0].redirect_uris",
+            "fragment",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"https://a/cb\"]\n",
+            "clients[0].client_secret",
+            "required",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb\"]\n\
+             [[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb\"]\n",
+            "clients[1].client_id",
+            "twice",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"https://a/cb\"]\ntoken_endpoint_auth_method = \"magic\"\n",
+            "clients[0].token_endpoint_auth_method",
+            "one of",
+        ),
+    ];
+    for (text, key, problem) in cases {
+        let error = error_for(text).to_string();
+        assert!(error.contains(key), "expected `{key}` in: {error}\n(config: {text})");
+        assert!(error.contains(problem), "expected `{problem}` in: {error}\n(config: {text})");
+    }
+}
+
+#[test]
+fn an_unreadable_or_malformed_file_is_a_clear_error() {
+    let error = load_from(Some(std::path::Path::new("/nonexistent/poort.toml")), &env(&[])).unwrap_err();
+    assert!(error.to_string().contains("/nonexistent/poort.toml"), "{error}");
+    let error = error_for("[server\nlisten = 1");
+    assert!(error.to_string().contains("TOML"), "{error}");
+}
+
+#[test]
+fn tls_makes_the_default_issuer_https() {
+    let file = file_with("[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n");
+    let (settings, _) = load_from(Some(file.path()), &env(&[])).unwrap();
+    assert_eq!(settings.issuer_string(), "https://127.0.0.1:8080");
+}

@@ -1,0 +1,168 @@
+//! The module table: every module of the Config and Basic plans under its exact suite name, in
+//! the plans' order, with what setup it needs. The functions live in [`basic`] and [`config`].
+
+pub mod basic;
+pub mod config;
+
+use crate::report::Step;
+use crate::{AuthMethod, Ctx};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+
+/// A module's body.
+pub type RunFn = for<'a> fn(&'a mut Ctx) -> Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
+
+/// What a module needs before its body runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Reads discovery itself (the Config plan).
+    Config,
+    /// An authorization-flow module: the §2 setup (discovery, JWKS) and the check that the
+    /// client's auth method is advertised. `dynamic_only` modules exist only with dynamic
+    /// registration.
+    Flow { auth: AuthMethod, dynamic_only: bool },
+}
+
+/// One module of the suite.
+pub struct ModuleDef {
+    pub name: &'static str,
+    pub plan: Plan,
+    pub kind: Kind,
+    pub run: RunFn,
+}
+
+impl std::fmt::Debug for ModuleDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleDef").field("name", &self.name).field("kind", &self.kind).finish()
+    }
+}
+
+/// The certification plans the harness implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// `oidcc-basic-certification-test-plan`.
+    Basic,
+    /// `oidcc-config-certification-test-plan`.
+    Config,
+    /// Config, then Basic.
+    All,
+}
+
+impl std::str::FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "basic" => Ok(Plan::Basic),
+            "config" => Ok(Plan::Config),
+            "all" => Ok(Plan::All),
+            other => Err(format!("unknown plan `{other}` (basic, config or all)")),
+        }
+    }
+}
+
+const BASIC: Kind = Kind::Flow { auth: AuthMethod::ClientSecretBasic, dynamic_only: false };
+const POST: Kind = Kind::Flow { auth: AuthMethod::ClientSecretPost, dynamic_only: false };
+const DYNAMIC: Kind = Kind::Flow { auth: AuthMethod::ClientSecretBasic, dynamic_only: true };
+
+macro_rules! table {
+    ($( $plan:ident $name:literal => $module:path, $kind:expr; )*) => {
+        fn build() -> Vec<ModuleDef> {
+            vec![$(
+                ModuleDef {
+                    name: $name,
+                    plan: Plan::$plan,
+                    kind: $kind,
+                    run: {
+                        fn run(ctx: &mut Ctx) -> Pin<Box<dyn Future<Output = Step> + Send + '_>> {
+                            Box::pin($module(ctx))
+                        }
+                        run
+                    },
+                },
+            )*]
+        }
+    };
+}
+
+table! {
+    Config "oidcc-discovery-endpoint-verification" => config::oidcc_discovery_endpoint_verification, Kind::Config;
+
+    Basic "oidcc-server" => basic::oidcc_server, BASIC;
+    Basic "oidcc-response-type-missing" => basic::oidcc_response_type_missing, BASIC;
+    Basic "oidcc-idtoken-signature" => basic::oidcc_idtoken_signature, DYNAMIC;
+    Basic "oidcc-idtoken-unsigned" => basic::oidcc_idtoken_unsigned, DYNAMIC;
+    Basic "oidcc-userinfo-get" => basic::oidcc_userinfo_get, BASIC;
+    Basic "oidcc-userinfo-post-header" => basic::oidcc_userinfo_post_header, BASIC;
+    Basic "oidcc-userinfo-post-body" => basic::oidcc_userinfo_post_body, BASIC;
+    Basic "oidcc-ensure-request-without-nonce-succeeds-for-code-flow" => basic::oidcc_ensure_request_without_nonce_succeeds_for_code_flow, BASIC;
+    Basic "oidcc-scope-profile" => basic::oidcc_scope_profile, BASIC;
+    Basic "oidcc-scope-email" => basic::oidcc_scope_email, BASIC;
+    Basic "oidcc-scope-address" => basic::oidcc_scope_address, BASIC;
+    Basic "oidcc-scope-phone" => basic::oidcc_scope_phone, BASIC;
+    Basic "oidcc-scope-all" => basic::oidcc_scope_all, BASIC;
+    Basic "oidcc-alternate-happy-flow" => basic::oidcc_alternate_happy_flow, BASIC;
+    Basic "oidcc-display-page" => basic::oidcc_display_page, BASIC;
+    Basic "oidcc-display-popup" => basic::oidcc_display_popup, BASIC;
+    Basic "oidcc-prompt-login" => basic::oidcc_prompt_login, BASIC;
+    Basic "oidcc-prompt-none-not-logged-in" => basic::oidcc_prompt_none_not_logged_in, BASIC;
+    Basic "oidcc-prompt-none-logged-in" => basic::oidcc_prompt_none_logged_in, BASIC;
+    Basic "oidcc-max-age-1" => basic::oidcc_max_age_1, BASIC;
+    Basic "oidcc-max-age-10000" => basic::oidcc_max_age_10000, BASIC;
+    Basic "oidcc-ensure-request-with-unknown-parameter-succeeds" => basic::oidcc_ensure_request_with_unknown_parameter_succeeds, BASIC;
+    Basic "oidcc-id-token-hint" => basic::oidcc_id_token_hint, BASIC;
+    Basic "oidcc-login-hint" => basic::oidcc_login_hint, BASIC;
+    Basic "oidcc-ui-locales" => basic::oidcc_ui_locales, BASIC;
+    Basic "oidcc-claims-locales" => basic::oidcc_claims_locales, BASIC;
+    Basic "oidcc-ensure-request-with-acr-values-succeeds" => basic::oidcc_ensure_request_with_acr_values_succeeds, BASIC;
+    Basic "oidcc-codereuse" => basic::oidcc_codereuse, BASIC;
+    Basic "oidcc-codereuse-30seconds" => basic::oidcc_codereuse_30seconds, BASIC;
+    Basic "oidcc-ensure-registered-redirect-uri" => basic::oidcc_ensure_registered_redirect_uri, BASIC;
+    Basic "oidcc-ensure-post-request-succeeds" => basic::oidcc_ensure_post_request_succeeds, BASIC;
+    Basic "oidcc-server-client-secret-post" => basic::oidcc_server_client_secret_post, POST;
+    Basic "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported" => basic::oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported, DYNAMIC;
+    Basic "oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported" => basic::oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported, BASIC;
+    Basic "oidcc-claims-essential" => basic::oidcc_claims_essential, BASIC;
+    Basic "oidcc-ensure-request-object-with-redirect-uri" => basic::oidcc_ensure_request_object_with_redirect_uri, BASIC;
+    Basic "oidcc-refresh-token" => basic::oidcc_refresh_token, BASIC;
+    Basic "oidcc-ensure-request-with-valid-pkce-succeeds" => basic::oidcc_ensure_request_with_valid_pkce_succeeds, BASIC;
+}
+
+static MODULES: LazyLock<Vec<ModuleDef>> = LazyLock::new(build);
+
+/// Every module the harness knows, Config plan first, then the Basic plan in its order.
+pub fn all() -> &'static [ModuleDef] {
+    &MODULES
+}
+
+/// A module by its suite name.
+pub fn find(name: &str) -> Option<&'static ModuleDef> {
+    all().iter().find(|m| m.name == name)
+}
+
+/// The modules of `plan` that run with this kind of client registration: the dynamic-only
+/// ones are dropped for static clients, as the suite drops modules whose variant does not apply.
+pub fn plan(plan: Plan, dynamic: bool) -> Vec<&'static ModuleDef> {
+    all()
+        .iter()
+        .filter(|m| plan == Plan::All || m.plan == plan)
+        .filter(|m| dynamic || !matches!(m.kind, Kind::Flow { dynamic_only: true, .. }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plans_have_the_suites_module_counts() {
+        assert_eq!(plan(Plan::Basic, false).len(), 35);
+        assert_eq!(plan(Plan::Basic, true).len(), 38);
+        assert_eq!(plan(Plan::Config, false).len(), 1);
+        assert_eq!(plan(Plan::All, true).len(), 39);
+        let mut names: Vec<&str> = all().iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 39);
+    }
+}

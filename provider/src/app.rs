@@ -1,0 +1,66 @@
+//! Assembling the provider: the state from settings and store, and the router from the route
+//! table. `app(state)` is what tests drive with `oneshot` and what `serve` runs.
+
+use crate::keys::{KeyPolicy, KeyError, Keyring};
+use crate::state::AppState;
+use crate::{discovery, routes};
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use poort_config::Settings;
+use poort_storage::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the shared state: opens the key ring (creating keys on a new database) and
+/// pre-computes the discovery document.
+pub async fn state(settings: Settings, store: Store) -> Result<AppState, KeyError> {
+    let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await?;
+    let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
+    let issuer: Arc<str> = settings.issuer_string().into();
+    let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
+    Ok(AppState {
+        settings: Arc::new(settings),
+        store,
+        keyring,
+        issuer,
+        discovery_json: bytes::Bytes::from(discovery.to_string()),
+        hash_key,
+        http: outbound_http_client(),
+        client_keys: Arc::new(crate::oauth::client_auth::ClientKeyCache::new()),
+        passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+    })
+}
+
+/// The client for outbound fetches of client-published documents.
+fn outbound_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("Poort/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client with static settings builds")
+}
+
+/// The router over every endpoint of the route table.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.settings.server.max_body_bytes;
+    let mut router = Router::new();
+    for endpoint in routes::endpoints(&state.settings) {
+        router = router.route(endpoint.path, endpoint.handler);
+    }
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        // Spans name the path only: query strings can carry hints and tokens.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
+        .with_state(state)
+}

@@ -1,0 +1,354 @@
+//! The authorization endpoint (GET and POST). A request goes through three stages:
+//!
+//! 1. **Client and redirect URI** — until both are known good, every error is a page and never a
+//!    redirect (an open redirector is worse than an unhelpful page).
+//! 2. **The checks** in `request::CHECKS`, in order; a failure goes back to the client's
+//!    redirect URI with its RFC error code.
+//! 3. **The user**: is there a session that satisfies `prompt`, `max_age` and `id_token_hint`, and
+//!    consent for these scopes? If not, the user signs in or consents (or, with `prompt=none`,
+//!    the client hears why not); then a code is issued.
+//!
+//! Interaction pages carry the request in a sealed ticket; finishing one runs the same pipeline
+//! again with what the user just did, so every node can serve every step.
+
+pub mod interaction;
+pub mod pages;
+pub mod params;
+pub mod request;
+pub mod request_object;
+pub mod response;
+pub mod ticket;
+
+use crate::crypto::{keyed_hash, random_token};
+use crate::oauth::subject::subject_for;
+use crate::oauth::{Client, ErrorCode, OAuthError};
+use crate::session;
+use crate::state::AppState;
+use axum::extract::{RawForm, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use params::RawParams;
+use poort_storage::now;
+use poort_storage::repo::{NewAuthorizationCode, NewGrant, SessionRecord, UserRecord, UserStatus};
+use request::{AuthorizationRequest, Prompt};
+use response::{RedirectTarget, ResponseMode};
+use ticket::Ticket;
+
+/// What the user has already done during this request (set when resuming from a page).
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub login_at: Option<i64>,
+    pub session_id: Option<String>,
+    pub consented: bool,
+}
+
+pub async fn authorize_get(State(state): State<AppState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    // The raw query, not a map: a map would hide repeated parameters.
+    let params = RawParams::parse(uri.query().unwrap_or(""));
+    entry(&state, &headers, params).await
+}
+
+pub async fn authorize_post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+    let form_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !form_type.starts_with("application/x-www-form-urlencoded") {
+        return pages::error(StatusCode::BAD_REQUEST, "The authorization request must be sent as a form.");
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return pages::error(StatusCode::BAD_REQUEST, "The authorization request is not valid UTF-8.");
+    };
+    entry(&state, &headers, RawParams::parse(text)).await
+}
+
+async fn entry(state: &AppState, headers: &HeaderMap, params: RawParams) -> Response {
+    let session = match session::current(state, headers).await {
+        Ok(session) => session,
+        Err(error) => return server_error(error),
+    };
+    run(state, params, session, Progress::default()).await
+}
+
+fn server_error(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "authorization request failed on the server side");
+    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
+}
+
+/// The whole pipeline, for a fresh request and for one resumed after a page.
+pub async fn run(
+    state: &AppState,
+    params: RawParams,
+    session: Option<SessionRecord>,
+    progress: Progress,
+) -> Response {
+    // Stage 1: the client and where to answer it.
+    let (client, params, target) = match client_and_target(state, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    // Stage 2: the checks.
+    let request = match request::validate(&params, &client) {
+        Ok(request) => request,
+        Err(error) => return target.error(&error),
+    };
+    let target = RedirectTarget {
+        mode: request.response_mode.unwrap_or(ResponseMode::default_for(&request.response_type)),
+        ..target
+    };
+    // Stage 3: the user.
+    match decide(state, &client, &request, session, &progress).await {
+        Ok(Decision::Issue { session, user }) => match issue_code(state, &client, &request, &params, &session, &user).await {
+            Ok(code) => target.respond(vec![("code", code)]),
+            Err(error) => target.error(&error),
+        },
+        Ok(Decision::Interact { step, session_id }) => {
+            let ticket = Ticket {
+                params: params.into_map(),
+                login_at: progress.login_at,
+                session_id,
+                consented: progress.consented,
+                expires_at: now() + state.settings.sessions.interaction_timeout.as_secs() as i64,
+            };
+            match ticket::seal(state, &ticket) {
+                Ok(sealed) => interaction::redirect_to(step, &sealed),
+                Err(error) => target.error(&error),
+            }
+        }
+        Err(error) => target.error(&error),
+    }
+}
+
+/// The user declined: the client hears `access_denied` (when the request is still valid).
+pub async fn deny(state: &AppState, params: RawParams) -> Response {
+    let (client, params, target) = match client_and_target(state, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let target = match request::validate(&params, &client) {
+        Ok(request) => RedirectTarget { mode: request.response_mode.unwrap_or(ResponseMode::default_for(&request.response_type)), ..target },
+        Err(error) => return target.error(&error),
+    };
+    target.error(&OAuthError::new(ErrorCode::AccessDenied, "the user declined"))
+}
+
+/// Stage 1. Errors here are pages: the redirect URI is not (yet) trusted.
+async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Client, RawParams, RedirectTarget), Response> {
+    let bad = |message: &str| pages::error(StatusCode::BAD_REQUEST, message);
+    if params.repeated().iter().any(|p| p == "client_id" || p == "redirect_uri" || p == "request") {
+        return Err(bad("The request repeats client_id, redirect_uri or request."));
+    }
+    let client_id = params.get("client_id").ok_or_else(|| bad("The request does not say which application is asking (client_id)."))?;
+    let client = match Client::load(&state.store, client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return Err(bad("The application asking to sign you in is not known here.")),
+        Err(error) => return Err(server_error(error)),
+    };
+    // The query's own redirect URI, for errors about the request object itself.
+    let query_target = params.get("redirect_uri").filter(|uri| client.has_redirect_uri(uri)).map(str::to_string);
+    let params = match params.get("request") {
+        None => params,
+        Some(jwt) => {
+            let merged = request_object::decode(jwt, &client, &state.issuer).and_then(|claims| request_object::merge(&params, claims));
+            match merged {
+                Ok(merged) => merged,
+                Err(error) => {
+                    return Err(match query_target.or_else(|| single_redirect_uri(&client)) {
+                        Some(uri) => {
+                            let target = RedirectTarget {
+                                redirect_uri: uri,
+                                mode: default_mode(&params),
+                                state: params.get("state").map(str::to_string),
+                                issuer: state.issuer.to_string(),
+                            };
+                            target.error(&error)
+                        }
+                        None => bad("The request object is not valid."),
+                    });
+                }
+            }
+        }
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
+        Some(_) => return Err(bad("The redirect URI is not registered for this application.")),
+        None => single_redirect_uri(&client)
+            .ok_or_else(|| bad("The request must say which of the application's redirect URIs to use."))?,
+    };
+    let target = RedirectTarget {
+        redirect_uri,
+        mode: default_mode(&params),
+        state: params.get("state").map(str::to_string),
+        issuer: state.issuer.to_string(),
+    };
+    Ok((client, params, target))
+}
+
+fn single_redirect_uri(client: &Client) -> Option<String> {
+    match client.metadata.redirect_uris.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// The response mode for errors found before the checks settle it.
+fn default_mode(params: &RawParams) -> ResponseMode {
+    let response_type = params.get("response_type").unwrap_or("code");
+    match params.get("response_mode").and_then(ResponseMode::parse) {
+        Some(ResponseMode::Query) if ResponseMode::default_for(response_type) == ResponseMode::Fragment => ResponseMode::Fragment,
+        Some(mode) => mode,
+        None => ResponseMode::default_for(response_type),
+    }
+}
+
+enum Decision {
+    Issue { session: SessionRecord, user: UserRecord },
+    Interact { step: interaction::Step, session_id: Option<String> },
+}
+
+/// Stage 3: can a code be issued now, or must the user act first?
+async fn decide(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: Option<SessionRecord>,
+    progress: &Progress,
+) -> Result<Decision, OAuthError> {
+    let silent = request.prompt.contains(&Prompt::None);
+    let hinted_subject = match &request.id_token_hint {
+        Some(hint) => Some(interaction::subject_of_id_token_hint(state, hint)?),
+        None => None,
+    };
+    // A session only counts when its user may still sign in.
+    let mut current = None;
+    if let Some(session) = session {
+        if let Some(user) = state.store.users().get(&session.user_id).await?
+            && user.status == UserStatus::Active
+        {
+            current = Some((session, user));
+        }
+    }
+    let login_done = progress.login_at.is_some();
+    let needs_login = match &current {
+        None => true,
+        Some((session, user)) => {
+            let forced = request.prompt.contains(&Prompt::Login) || request.prompt.contains(&Prompt::SelectAccount);
+            let too_old = request.max_age.is_some_and(|max| max == 0 || now() - session.auth_time > max);
+            let other_user = hinted_subject
+                .as_deref()
+                .is_some_and(|sub| sub != subject_for(client, &user.id, &state.hash_key));
+            !login_done && (forced || too_old || other_user)
+        }
+    };
+    if needs_login {
+        if silent {
+            return Err(OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"));
+        }
+        return Ok(Decision::Interact { step: interaction::Step::Login, session_id: None });
+    }
+    let Some((session, user)) = current else {
+        return Err(OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"));
+    };
+    if let Some(sub) = &hinted_subject
+        && *sub != subject_for(client, &user.id, &state.hash_key)
+    {
+        return Err(OAuthError::new(ErrorCode::LoginRequired, "the signed-in user is not the one the hint names"));
+    }
+    if needs_consent(state, client, request, &user, progress).await? {
+        if silent {
+            return Err(OAuthError::new(ErrorCode::ConsentRequired, "the user must consent"));
+        }
+        return Ok(Decision::Interact { step: interaction::Step::Consent, session_id: Some(session.id) });
+    }
+    Ok(Decision::Issue { session, user })
+}
+
+async fn needs_consent(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    user: &UserRecord,
+    progress: &Progress,
+) -> Result<bool, OAuthError> {
+    if progress.consented || client.metadata.first_party {
+        return Ok(false);
+    }
+    if request.prompt.contains(&Prompt::Consent) {
+        return Ok(true);
+    }
+    let Some(consent) = state.store.consents().get(&user.id, &client.id).await? else {
+        return Ok(true);
+    };
+    let granted: Vec<&str> = consent.scope.split(' ').collect();
+    Ok(!request.scopes.iter().all(|s| granted.contains(&s.as_str())))
+}
+
+/// Issues the code: a grant for what was authorized, and the code that redeems it.
+async fn issue_code(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    params: &RawParams,
+    session: &SessionRecord,
+    user: &UserRecord,
+) -> Result<String, OAuthError> {
+    let at = now();
+    let tokens = &state.settings.tokens;
+    let grant = state
+        .store
+        .grants()
+        .create_grant(NewGrant {
+            client_id: client.id.clone(),
+            user_id: Some(user.id.clone()),
+            session_id: Some(session.id.clone()),
+            scope: request.scope(),
+            claims: request.claims.clone(),
+            auth_time: Some(session.auth_time),
+            expires_at: at + tokens.refresh_token_ttl.as_secs() as i64,
+        })
+        .await?;
+    let code = random_token();
+    state
+        .store
+        .grants()
+        .store_code(NewAuthorizationCode {
+            code_hash: keyed_hash(&state.hash_key, &code),
+            grant_id: grant.id,
+            client_id: client.id.clone(),
+            user_id: user.id.clone(),
+            session_id: session.id.clone(),
+            // What the request said, or "" when it named none (RFC 6749 §4.1.3).
+            redirect_uri: params.get("redirect_uri").unwrap_or("").to_string(),
+            scope: request.scope(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            code_challenge_method: request.code_challenge_method.clone(),
+            claims: request.claims.clone(),
+            auth_time: session.auth_time,
+            acr: session.acr.clone(),
+            amr: session.amr.clone(),
+            expires_at: at + tokens.authorization_code_ttl.as_secs() as i64,
+        })
+        .await?;
+    state.store.sessions().add_client(&session.id, &client.id).await?;
+    Ok(code)
+}
+
+/// What the authorization endpoint supports, for the discovery document (from the same
+/// constants the checks use).
+pub fn metadata() -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    let mut doc = serde_json::Map::new();
+    doc.insert("response_types_supported".into(), json!(request::SUPPORTED_RESPONSE_TYPES));
+    doc.insert("response_modes_supported".into(), json!(request::SUPPORTED_RESPONSE_MODES));
+    // plain is accepted only from clients configured for it, so it is not advertised.
+    doc.insert("code_challenge_methods_supported".into(), json!(["S256"]));
+    doc.insert("display_values_supported".into(), json!(request::SUPPORTED_DISPLAY_VALUES));
+    doc.insert("request_parameter_supported".into(), json!(true));
+    doc.insert("request_uri_parameter_supported".into(), json!(false));
+    doc.insert("request_object_signing_alg_values_supported".into(), json!(["none"]));
+    doc.insert("authorization_response_iss_parameter_supported".into(), json!(true));
+    doc
+}
+
+/// The route for the form-post script.
+pub async fn form_post_script() -> impl IntoResponse {
+    response::form_post_script().await
+}

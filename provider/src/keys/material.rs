@@ -1,0 +1,174 @@
+//! Key material: generating signing keys, naming them (RFC 7638 thumbprints), sealing private
+//! keys at rest, and turning stored rows back into signers.
+
+use crate::crypto::{b64url, sha256};
+use josekit::jwe::{self, Dir, JweHeader};
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jws::{ES256, EdDSA, JwsSigner, PS256, RS256};
+use serde_json::{Map, Value};
+
+/// RSA modulus size for RS256 and PS256 keys.
+const RSA_BITS: u32 = 2048;
+/// Prefix of a private key stored encrypted, to tell it from a plain JWK (which starts with `{`).
+const SEALED_PREFIX: &str = "jwe:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MaterialError {
+    #[error("unsupported signing algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    #[error("{0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error("the key is stored encrypted but keys.encryption_secret is not set")]
+    SealedWithoutSecret,
+    #[error("the key cannot be decrypted with the configured keys.encryption_secret")]
+    WrongSecret,
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// A freshly generated key pair: the private JWK (with kid, use, alg) and its public half.
+pub struct GeneratedKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_jwk: Jwk,
+    pub public_jwk: Jwk,
+}
+
+/// Generates a key for `alg` and names it by its thumbprint.
+pub fn generate(alg: &str) -> Result<GeneratedKey, MaterialError> {
+    let private = match alg {
+        "RS256" => RS256.generate_key_pair(RSA_BITS)?.to_jwk_key_pair(),
+        "PS256" => PS256.generate_key_pair(RSA_BITS)?.to_jwk_key_pair(),
+        "ES256" => ES256.generate_key_pair()?.to_jwk_key_pair(),
+        "EdDSA" => EdDSA.generate_key_pair(EdCurve::Ed25519)?.to_jwk_key_pair(),
+        other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
+    };
+    let mut public = private.to_public_key()?;
+    let kid = thumbprint(&public)?;
+    for jwk in [&mut public] {
+        jwk.set_key_id(&kid);
+        jwk.set_key_use("sig");
+        jwk.set_algorithm(alg);
+    }
+    let mut private_jwk = private;
+    private_jwk.set_key_id(&kid);
+    private_jwk.set_key_use("sig");
+    private_jwk.set_algorithm(alg);
+    Ok(GeneratedKey { kid, alg: alg.to_string(), private_jwk, public_jwk: public })
+}
+
+/// The RFC 7638 JWK thumbprint (SHA-256, base64url): unique for distinct key material, so
+/// it makes a `kid` that no two keys share.
+pub fn thumbprint(public: &Jwk) -> Result<String, MaterialError> {
+    let required: &[&str] = match public.key_type() {
+        "RSA" => &["e", "kty", "n"],
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        other => return Err(MaterialError::Malformed(format!("unknown key type {other}"))),
+    };
+    // Members in lexicographic order, no white space. `required` is sorted, so this holds
+    // whether serde_json's Map sorts its keys or keeps insertion order.
+    let mut members = Map::new();
+    for name in required {
+        let value = public
+            .parameter(name)
+            .ok_or_else(|| MaterialError::Malformed(format!("public key lacks `{name}`")))?;
+        members.insert((*name).to_string(), value.clone());
+    }
+    Ok(b64url(&sha256(Value::Object(members).to_string().as_bytes())))
+}
+
+/// The key that seals private keys at rest, derived from the configured secret.
+#[derive(Clone)]
+pub struct SealingKey([u8; 32]);
+
+impl SealingKey {
+    pub fn from_secret(secret: &str) -> Self {
+        Self(sha256(format!("poort signing-key sealing v1\0{secret}").as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(…)")
+    }
+}
+
+/// The private key as stored: a plain JWK, or with a sealing key a compact JWE (dir, A256GCM).
+pub fn seal(private: &Jwk, sealing: Option<&SealingKey>) -> Result<String, MaterialError> {
+    let json = serde_json::to_string(private.as_ref()).map_err(|e| MaterialError::Malformed(e.to_string()))?;
+    match sealing {
+        None => Ok(json),
+        Some(key) => {
+            let mut header = JweHeader::new();
+            header.set_content_encryption("A256GCM");
+            let encrypter = Dir.encrypter_from_bytes(key.0)?;
+            Ok(format!("{SEALED_PREFIX}{}", jwe::serialize_compact(json.as_bytes(), &header, &encrypter)?))
+        }
+    }
+}
+
+/// Reads a stored private key back.
+pub fn unseal(stored: &str, sealing: Option<&SealingKey>) -> Result<Jwk, MaterialError> {
+    let json = match stored.strip_prefix(SEALED_PREFIX) {
+        None => stored.as_bytes().to_vec(),
+        Some(compact) => {
+            let key = sealing.ok_or(MaterialError::SealedWithoutSecret)?;
+            let decrypter = Dir.decrypter_from_bytes(key.0)?;
+            jwe::deserialize_compact(compact, &decrypter).map_err(|_| MaterialError::WrongSecret)?.0
+        }
+    };
+    Jwk::from_bytes(&json).map_err(|e| MaterialError::Malformed(format!("not a JWK: {e}")))
+}
+
+/// A signer for a private JWK of algorithm `alg`.
+pub fn signer(alg: &str, private: &Jwk) -> Result<Box<dyn JwsSigner>, MaterialError> {
+    Ok(match alg {
+        "RS256" => Box::new(RS256.signer_from_jwk(private)?),
+        "PS256" => Box::new(PS256.signer_from_jwk(private)?),
+        "ES256" => Box::new(ES256.signer_from_jwk(private)?),
+        "EdDSA" => Box::new(EdDSA.signer_from_jwk(private)?),
+        other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_generates_a_named_public_key_without_private_parts() {
+        for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+            let key = generate(alg).unwrap();
+            assert_eq!(key.public_jwk.key_id(), Some(key.kid.as_str()));
+            assert_eq!(key.public_jwk.algorithm(), Some(alg));
+            assert_eq!(key.public_jwk.key_use(), Some("sig"));
+            assert!(key.public_jwk.parameter("d").is_none(), "{alg} public key leaks d");
+            assert_eq!(thumbprint(&key.public_jwk).unwrap(), key.kid);
+            signer(alg, &key.private_jwk).unwrap().sign(b"x").unwrap();
+        }
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let jwk = Jwk::from_bytes(br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
+        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn sealed_keys_need_the_same_secret() {
+        let key = generate("ES256").unwrap();
+        let secret = SealingKey::from_secret("a secret that is long enough for us");
+        let stored = seal(&key.private_jwk, Some(&secret)).unwrap();
+        assert!(stored.starts_with(SEALED_PREFIX));
+        assert!(!stored.contains(key.private_jwk.parameter("d").unwrap().as_str().unwrap()));
+        assert_eq!(unseal(&stored, Some(&secret)).unwrap(), key.private_jwk);
+        assert!(matches!(unseal(&stored, None), Err(MaterialError::SealedWithoutSecret)));
+        let other = SealingKey::from_secret("another secret that is long enough!");
+        assert!(matches!(unseal(&stored, Some(&other)), Err(MaterialError::WrongSecret)));
+        let plain = seal(&key.private_jwk, None).unwrap();
+        assert_eq!(unseal(&plain, Some(&secret)).unwrap(), key.private_jwk);
+    }
+}

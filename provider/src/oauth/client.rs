@@ -1,0 +1,215 @@
+//! Registered clients as the protocol sees them: typed registration metadata (RFC 7591 and
+//! OpenID Connect Dynamic Registration names, plus Poort's own few) and the questions every
+//! endpoint asks of a client.
+
+use super::error::OAuthError;
+use poort_storage::Store;
+use poort_storage::repo::{ClientRecord, ClientSource};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Registration metadata. Unknown members are dropped (RFC 7591 §2 lets a server ignore them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientMetadata {
+    pub redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_types: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_max_age: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_auth_time: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub default_acr_values: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiate_login_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_session_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// Poort: a first-party client skips the consent page.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub first_party: bool,
+    /// Poort: `"jwt"` (RFC 9068, the default) or `"opaque"` access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<String>,
+    /// Poort: accept PKCE `plain` from this client (S256 is always accepted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_pkce: bool,
+}
+
+/// A client loaded for a request.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret_hash: Option<String>,
+    /// The secret sealed for `client_secret_jwt`, which needs the secret itself.
+    pub secret_sealed: Option<String>,
+    /// 0: never.
+    pub secret_expires_at: i64,
+    pub source: ClientSource,
+    pub metadata: ClientMetadata,
+}
+
+impl Client {
+    pub fn from_record(record: ClientRecord) -> Result<Self, OAuthError> {
+        let metadata: ClientMetadata = serde_json::from_value(record.metadata)
+            .map_err(|e| OAuthError::server_error(format!("client {} has unreadable metadata: {e}", record.client_id)))?;
+        Ok(Self {
+            id: record.client_id,
+            secret_hash: record.secret_hash,
+            secret_sealed: record.secret_sealed,
+            secret_expires_at: record.secret_expires_at,
+            source: record.source,
+            metadata,
+        })
+    }
+
+    /// Loads a client; `None` when no such client is registered.
+    pub async fn load(store: &Store, client_id: &str) -> Result<Option<Self>, OAuthError> {
+        match store.clients().get(client_id).await? {
+            Some(record) => Ok(Some(Self::from_record(record)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn auth_method(&self) -> &str {
+        self.metadata.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic")
+    }
+
+    /// A public client cannot keep a secret: it authenticates with `none` and must use PKCE.
+    pub fn is_public(&self) -> bool {
+        self.auth_method() == "none"
+    }
+
+    /// Exact string comparison, query included (RFC 9700 §4.1.3).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.metadata.redirect_uris.iter().any(|registered| registered == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.metadata.post_logout_redirect_uris.iter().any(|registered| registered == uri)
+    }
+
+    /// Response types compare as sets of words: `id_token code` is `code id_token`.
+    pub fn allows_response_type(&self, response_type: &str) -> bool {
+        let wanted = words(response_type);
+        self.response_types().iter().any(|registered| words(registered) == wanted)
+    }
+
+    pub fn response_types(&self) -> Vec<String> {
+        if self.metadata.response_types.is_empty() { vec!["code".into()] } else { self.metadata.response_types.clone() }
+    }
+
+    pub fn grant_types(&self) -> Vec<String> {
+        if self.metadata.grant_types.is_empty() {
+            vec!["authorization_code".into()]
+        } else {
+            self.metadata.grant_types.clone()
+        }
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types().iter().any(|g| g == grant_type)
+    }
+
+    pub fn id_token_alg(&self) -> &str {
+        self.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256")
+    }
+
+    pub fn wants_jwt_access_tokens(&self) -> bool {
+        self.metadata.access_token_format.as_deref() != Some("opaque")
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.metadata.client_name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+fn words(value: &str) -> BTreeSet<&str> {
+    value.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(metadata: serde_json::Value) -> Client {
+        Client {
+            id: "c".into(),
+            secret_hash: None,
+            secret_sealed: None,
+            secret_expires_at: 0,
+            source: ClientSource::Config,
+            metadata: serde_json::from_value(metadata).unwrap(),
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client(serde_json::json!({ "redirect_uris": ["https://a.example/cb?x=1"] }));
+        assert!(c.has_redirect_uri("https://a.example/cb?x=1"));
+        for other in ["https://a.example/cb", "https://a.example/cb?x=1&y=2", "https://a.example/cb?x=1/", "HTTPS://a.example/cb?x=1"] {
+            assert!(!c.has_redirect_uri(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn response_types_compare_as_sets_and_default_to_code() {
+        let c = client(serde_json::json!({ "redirect_uris": [], "response_types": ["code id_token"] }));
+        assert!(c.allows_response_type("id_token code"));
+        assert!(!c.allows_response_type("code"));
+        let d = client(serde_json::json!({ "redirect_uris": [] }));
+        assert!(d.allows_response_type("code"));
+        assert_eq!(d.auth_method(), "client_secret_basic");
+        assert!(d.allows_grant("authorization_code") && !d.allows_grant("refresh_token"));
+    }
+}

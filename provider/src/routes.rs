@@ -1,0 +1,59 @@
+//! The route table: every endpoint Poort serves, with the discovery key that advertises it.
+//! Both the router and the discovery document are built from this one list, so they cannot
+//! drift apart.
+
+use crate::state::AppState;
+use crate::{authorize, discovery, health, introspection, jwks, registration, revocation, token, userinfo};
+use axum::routing::{MethodRouter, get, post};
+use poort_config::Settings;
+
+/// One endpoint of the provider.
+pub struct Endpoint {
+    pub path: &'static str,
+    /// The metadata member that publishes this endpoint's URL (`jwks_uri`, `token_endpoint`, …).
+    pub advertised_as: Option<&'static str>,
+    pub handler: MethodRouter<AppState>,
+}
+
+/// Every endpoint the settings enable, in the order they are documented.
+pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
+    let mut endpoints = vec![
+        Endpoint { path: discovery::OPENID_CONFIGURATION_PATH, advertised_as: None, handler: get(discovery::document) },
+        Endpoint { path: discovery::OAUTH_METADATA_PATH, advertised_as: None, handler: get(discovery::document) },
+        Endpoint { path: "/jwks", advertised_as: Some("jwks_uri"), handler: get(jwks::jwks) },
+        Endpoint {
+            path: "/authorize",
+            advertised_as: Some("authorization_endpoint"),
+            handler: get(authorize::authorize_get).post(authorize::authorize_post),
+        },
+        Endpoint {
+            path: "/login",
+            advertised_as: None,
+            handler: get(authorize::interaction::login_page).post(authorize::interaction::login_submit),
+        },
+        Endpoint {
+            path: "/consent",
+            advertised_as: None,
+            handler: get(authorize::interaction::consent_page).post(authorize::interaction::consent_submit),
+        },
+        Endpoint {
+            path: token::PATH,
+            advertised_as: Some("token_endpoint"),
+            handler: post(token::token).fallback(token::method_not_allowed),
+        },
+        Endpoint { path: userinfo::PATH, advertised_as: Some("userinfo_endpoint"), handler: get(userinfo::get).post(userinfo::post) },
+        Endpoint { path: revocation::PATH, advertised_as: Some("revocation_endpoint"), handler: post(revocation::revoke) },
+        Endpoint {
+            path: introspection::PATH,
+            advertised_as: Some("introspection_endpoint"),
+            handler: post(introspection::introspect),
+        },
+        Endpoint { path: "/assets/form-post.js", advertised_as: None, handler: get(authorize::form_post_script) },
+        Endpoint { path: "/healthz", advertised_as: None, handler: get(health::healthz) },
+        Endpoint { path: "/readyz", advertised_as: None, handler: get(health::readyz) },
+    ];
+    if settings.registration.enabled {
+        endpoints.extend(registration::endpoints());
+    }
+    endpoints
+}

@@ -1,0 +1,107 @@
+//! `poort serve`: open the store, bring keys and static clients up to date, listen (plain or
+//! TLS), and shut down gracefully on SIGTERM or Ctrl-C.
+
+use crate::StartError;
+use crate::{app, clients};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use poort_config::{MailTransport, Settings};
+use poort_storage::Store;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A started server: where it listens, and how to stop it.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub handle: Handle<SocketAddr>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Prepares everything, binds the listener and starts serving in the background.
+pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
+    let store = crate::open_store(&settings).await?;
+    clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
+    let state = app::state(settings.clone(), store.clone()).await.map_err(StartError::Keys)?;
+    state.keyring.spawn_refresher(Duration::from_secs(30));
+    crate::purge::spawn(store.clone(), settings.storage.purge_interval);
+
+    let addr = settings.server.listen_addr().map_err(StartError::Config)?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen(addr, e))?;
+    let local_addr = listener.local_addr().map_err(|e| StartError::Listen(addr, e))?;
+    let handle = Handle::new();
+    let router = app::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = match &settings.server.tls {
+        Some(tls) => {
+            let config = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file).await.map_err(|e| {
+                StartError::Tls(format!(
+                    "cannot load server.tls ({} and {}): {e}",
+                    tls.cert_file.display(),
+                    tls.key_file.display()
+                ))
+            })?;
+            let server = axum_server::from_tcp_rustls(listener, config).map_err(|e| StartError::Listen(addr, e))?;
+            tokio::spawn(server.handle(handle.clone()).serve(router))
+        }
+        None => {
+            let server = axum_server::from_tcp(listener).map_err(|e| StartError::Listen(addr, e))?;
+            tokio::spawn(server.handle(handle.clone()).serve(router))
+        }
+    };
+    Ok((Running { local_addr, handle, task }, store))
+}
+
+/// `poort serve` until a shutdown signal, then drain in-flight requests and close the store.
+pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    let grace = settings.server.shutdown_grace;
+    let (running, store) = start(settings.clone()).await?;
+    print_banner(&settings, running.local_addr, &store);
+    let handle = running.handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
+        handle.graceful_shutdown(Some(grace));
+    });
+    let result = running.task.await;
+    store.close().await.ok();
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartError::Listen(running.local_addr, e)),
+        Err(e) => Err(StartError::Internal(e.to_string())),
+    }
+}
+
+fn print_banner(settings: &Settings, local: SocketAddr, store: &Store) {
+    let issuer = settings.issuer_string();
+    let mail = match settings.mail.transport {
+        MailTransport::File => format!("written to {}", settings.outbox_dir().display()),
+        MailTransport::Smtp => format!("sent through {}:{}", settings.mail.smtp.host, settings.mail.smtp.port),
+    };
+    let scheme = if settings.server.tls.is_some() { "https" } else { "http" };
+    println!("Poort is listening on {scheme}://{local}");
+    println!("  issuer:    {issuer}");
+    println!("  discovery: {issuer}/.well-known/openid-configuration");
+    println!("  database:  {:?}", store.engine());
+    println!("  mail:      {mail}");
+    tracing::info!(%issuer, listen = %local, "serving");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,27 @@
+//! The state every handler shares: settings, the store, the key ring and what is pre-computed
+//! at start (the discovery document). Cheap to clone.
+
+use crate::keys::Keyring;
+use poort_config::Settings;
+use poort_storage::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keyring: Arc<Keyring>,
+    /// The issuer exactly as it appears in every token and document.
+    pub issuer: Arc<str>,
+    /// The discovery document, serialized once (it changes only with the configuration).
+    pub discovery_json: bytes::Bytes,
+    /// The instance key under which secrets (codes, tokens, client secrets) are hashed.
+    pub hash_key: Arc<[u8]>,
+    /// For fetching what clients publish (`jwks_uri`, `sector_identifier_uri`, `request_uri`):
+    /// no redirects followed, short timeouts.
+    pub http: reqwest::Client,
+    /// Client key sets fetched from `jwks_uri`s, kept briefly (`private_key_jwt`).
+    pub client_keys: Arc<crate::oauth::client_auth::ClientKeyCache>,
+    /// Password verification, bounded to the number of cores.
+    pub passwords: crate::password::PasswordPool,
+}

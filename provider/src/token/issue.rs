@@ -1,0 +1,124 @@
+//! What the user grants (authorization code, refresh token) share: the user checked, the access
+//! token, the ID token with its requested claims, and new refresh tokens.
+
+use crate::claims::{self, Target};
+use crate::crypto::{keyed_hash, random_token};
+use crate::oauth::{Client, OAuthError};
+use crate::state::AppState;
+use crate::tokens::access_token::{self, AccessTokenRequest};
+use crate::tokens::id_token::{self, IdTokenContent};
+use poort_storage::now;
+use poort_storage::repo::{NewToken, TokenKind, UserRecord, UserStatus};
+use serde_json::Value;
+
+/// The grant a user gave a client, as the tokens to issue see it.
+#[derive(Debug, Clone)]
+pub struct UserGrant<'a> {
+    pub client: &'a Client,
+    pub grant_id: &'a str,
+    pub user: &'a UserRecord,
+    /// The scope of the tokens issued now (narrowed on refresh).
+    pub scope: &'a str,
+    pub auth_time: Option<i64>,
+    pub session_id: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub acr: Option<&'a str>,
+    pub amr: &'a [String],
+    /// The `claims` request parameter of the authorization.
+    pub claims_parameter: Option<&'a Value>,
+}
+
+/// The tokens issued for a user grant (without the refresh token).
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub id_token: Option<String>,
+}
+
+/// The user behind a grant, who must still exist and be active.
+pub async fn active_user(state: &AppState, user_id: &str) -> Result<UserRecord, OAuthError> {
+    match state.store.users().get(user_id).await? {
+        Some(user) if user.status == UserStatus::Active => Ok(user),
+        _ => Err(OAuthError::invalid_grant("the user of this grant can no longer sign in")),
+    }
+}
+
+pub fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split(' ').any(|s| s == wanted)
+}
+
+/// Issues the access token and, for `openid` scopes, the ID token.
+pub async fn access_and_id_token(state: &AppState, grant: &UserGrant<'_>) -> Result<Issued, OAuthError> {
+    let subject = crate::oauth::subject::subject_for(grant.client, &grant.user.id, &state.hash_key);
+    let access = access_token::issue(
+        state,
+        &AccessTokenRequest {
+            client: grant.client,
+            grant_id: grant.grant_id,
+            user_id: Some(&grant.user.id),
+            subject: &subject,
+            scope: grant.scope,
+            auth_time: grant.auth_time,
+        },
+    )
+    .await?;
+    let id_token = if has_scope(grant.scope, "openid") {
+        let requested = claims::requested(grant.claims_parameter, Target::IdToken);
+        // The scope's claims go to userinfo, which the access token reaches; the ID token carries
+        // only the claims asked for individually (OpenID Connect Core §5.4).
+        let identity = claims::release(grant.user, "", &requested);
+        let content = IdTokenContent {
+            subject: &subject,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce,
+            acr: grant.acr,
+            amr: grant.amr,
+            sid: grant.session_id,
+            access_token: Some(&access.token),
+            code: None,
+            identity,
+        };
+        Some(id_token::sign(state, grant.client, &content)?)
+    } else {
+        None
+    };
+    Ok(Issued { access_token: access.token, expires_in: access.expires_in, id_token })
+}
+
+/// Whether a refresh token goes with this grant: it asked for `offline_access` and the client
+/// may use the refresh grant.
+pub fn wants_refresh_token(client: &Client, scope: &str) -> bool {
+    has_scope(scope, "offline_access") && client.allows_grant("refresh_token")
+}
+
+/// Issues the first refresh token of a grant, starting a new rotation family.
+pub async fn first_refresh_token(
+    state: &AppState,
+    client: &Client,
+    grant_id: &str,
+    user_id: &str,
+    scope: &str,
+) -> Result<String, OAuthError> {
+    let token = random_token();
+    let stored = state
+        .store
+        .grants()
+        .store_token(NewToken {
+            token_hash: keyed_hash(&state.hash_key, &token),
+            kind: TokenKind::Refresh,
+            grant_id: grant_id.to_string(),
+            client_id: client.id.clone(),
+            user_id: Some(user_id.to_string()),
+            scope: scope.to_string(),
+            family_id: Some(uuid::Uuid::now_v7().to_string()),
+            expires_at: refresh_expiry(state),
+        })
+        .await?;
+    stored.map(|_| token).ok_or_else(|| OAuthError::invalid_grant("the grant has been revoked or has expired"))
+}
+
+/// When a refresh token issued now expires.
+pub fn refresh_expiry(state: &AppState) -> i64 {
+    now() + state.settings.tokens.refresh_token_ttl.as_secs() as i64
+}

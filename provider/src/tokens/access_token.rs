@@ -1,0 +1,147 @@
+//! Access tokens: RFC 9068 JWTs (`typ: at+jwt`, signed RS256) by default, or opaque random
+//! values for clients that ask for them. Either way the token has a row in `tokens` under its
+//! grant, so revoking the token or the grant ends it:
+//!
+//! - an opaque token (and every refresh token) is stored as `keyed_hash(hash_key, token)`;
+//! - a JWT is stored as `keyed_hash(hash_key, "jti:" + jti)`.
+//!
+//! A presented opaque value must look like one we issue (43 base64url characters), so a string
+//! such as `jti:…` can never be mistaken for an opaque token.
+
+use crate::crypto::{keyed_hash, random_token};
+use crate::oauth::{Client, OAuthError};
+use crate::state::AppState;
+use crate::tokens::jwt;
+use crate::tokens::verify::{self, numeric_date};
+use josekit::jwk::Jwk;
+use poort_storage::now;
+use poort_storage::repo::{NewToken, TokenKind, TokenRecord};
+use serde_json::{Map, Value, json};
+
+/// The algorithm JWT access tokens are signed with (every key ring holds an RS256 key).
+pub const JWT_ALG: &str = "RS256";
+/// The `typ` header of RFC 9068 access tokens.
+pub const JWT_TYPE: &str = "at+jwt";
+
+/// What an access token is issued for.
+#[derive(Debug, Clone)]
+pub struct AccessTokenRequest<'a> {
+    pub client: &'a Client,
+    pub grant_id: &'a str,
+    /// `None` for a token without a user (client credentials).
+    pub user_id: Option<&'a str>,
+    /// The `sub` claim: the user as this client sees them, or the client id without a user.
+    pub subject: &'a str,
+    pub scope: &'a str,
+    pub auth_time: Option<i64>,
+}
+
+/// An issued access token and its lifetime in seconds.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+/// Issues an access token and stores its row. `invalid_grant` when the grant was revoked or
+/// expired meanwhile (nothing is stored then).
+pub async fn issue(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<IssuedAccessToken, OAuthError> {
+    let issued_at = now();
+    let expires_in = state.settings.tokens.access_token_ttl.as_secs() as i64;
+    let (token, token_hash) = if request.client.wants_jwt_access_tokens() {
+        let jti = random_token();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(&*state.issuer));
+        claims.insert("sub".into(), json!(request.subject));
+        claims.insert("aud".into(), json!(request.client.id));
+        claims.insert("client_id".into(), json!(request.client.id));
+        claims.insert("iat".into(), json!(issued_at));
+        claims.insert("exp".into(), json!(issued_at + expires_in));
+        claims.insert("jti".into(), json!(jti));
+        claims.insert("scope".into(), json!(request.scope));
+        if let Some(auth_time) = request.auth_time {
+            claims.insert("auth_time".into(), json!(auth_time));
+        }
+        let token = jwt::sign(&state.keyring.snapshot(), JWT_ALG, Some(JWT_TYPE), claims)?;
+        (token, jti_hash(state, &jti))
+    } else {
+        let token = random_token();
+        let hash = keyed_hash(&state.hash_key, &token);
+        (token, hash)
+    };
+    let stored = state
+        .store
+        .grants()
+        .store_token(NewToken {
+            token_hash,
+            kind: TokenKind::Access,
+            grant_id: request.grant_id.to_string(),
+            client_id: request.client.id.clone(),
+            user_id: request.user_id.map(str::to_string),
+            scope: request.scope.to_string(),
+            family_id: None,
+            expires_at: issued_at + expires_in,
+        })
+        .await?;
+    match stored {
+        Some(_) => Ok(IssuedAccessToken { token, expires_in }),
+        None => Err(OAuthError::invalid_grant("the grant has been revoked or has expired")),
+    }
+}
+
+/// The stored row of a presented token (access or refresh), in whatever state; `None` for a
+/// value we did not issue, an unverifiable JWT or an expired one.
+pub async fn find_presented(state: &AppState, presented: &str) -> Result<Option<TokenRecord>, OAuthError> {
+    match stored_hash(state, presented) {
+        Some(hash) => Ok(state.store.grants().find_token(&hash).await?),
+        None => Ok(None),
+    }
+}
+
+/// The `token_hash` a presented token is stored under.
+pub fn stored_hash(state: &AppState, presented: &str) -> Option<String> {
+    if is_opaque(presented) {
+        return Some(keyed_hash(&state.hash_key, presented));
+    }
+    let claims = verify_jwt(state, presented)?;
+    claims.get("jti").and_then(Value::as_str).map(|jti| jti_hash(state, jti))
+}
+
+fn jti_hash(state: &AppState, jti: &str) -> String {
+    keyed_hash(&state.hash_key, &format!("jti:{jti}"))
+}
+
+/// Whether `value` has the shape of our random tokens: 256 bits, base64url, no padding.
+pub fn is_opaque(value: &str) -> bool {
+    value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The claims of a JWT access token we issued and that has not expired: `typ` `at+jwt`, a key
+/// of ours named by `kid`, our issuer.
+pub fn verify_jwt(state: &AppState, presented: &str) -> Option<Map<String, Value>> {
+    let jwt = verify::peek(presented)?;
+    let typ = jwt.typ()?;
+    if !typ.eq_ignore_ascii_case(JWT_TYPE) && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        return None;
+    }
+    let (kid, alg) = (jwt.kid()?, jwt.alg()?);
+    let keys = state.keyring.snapshot();
+    let key = keys.keys.iter().find(|k| k.record.kid == kid && k.record.alg == alg)?;
+    let public = Jwk::from_map(key.record.public_jwk.as_object()?.clone()).ok()?;
+    let claims = verify::verify(presented, verify::verifier_for(alg, &public)?.as_ref())?;
+    let fresh = numeric_date(&claims, "exp").is_some_and(|exp| exp > now());
+    (claims.get("iss").and_then(Value::as_str) == Some(&*state.issuer) && fresh).then_some(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_values_shaped_like_ours_are_opaque_tokens() {
+        assert!(is_opaque(&random_token()));
+        assert!(!is_opaque("jti:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        assert!(!is_opaque("short"));
+        assert!(!is_opaque("a.b.c"));
+    }
+}

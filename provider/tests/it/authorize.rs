@@ -1,0 +1,302 @@
+//! The authorization endpoint: where errors go (page or redirect), sign-in, consent, prompts,
+//! max_age, hints, request objects and response modes — through the router in process.
+
+use crate::browser::{Browser, Page};
+use crate::support::sqlite_settings;
+use axum::http::StatusCode;
+use poort::app;
+use poort::crypto::keyed_hash;
+use poort::state::AppState;
+use poort_storage::repo::{ClientSource, ConsumeOutcome, NewClient, NewUser, UserStatus};
+
+const ISSUER: &str = "https://op.example";
+const CB: &str = "https://rp.example/cb";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Fixture {
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = sqlite_settings(dir.path());
+        settings.server.issuer = Some(ISSUER.parse().unwrap());
+        let store = poort::open_store(&settings).await.unwrap();
+        let state = app::state(settings, store).await.unwrap();
+        let fixture = Self { state, _dir: dir };
+        fixture.client("rp", serde_json::json!({ "redirect_uris": [CB, "https://rp.example/cb?bar=foo"], "client_name": "The RP", "grant_types": ["authorization_code", "refresh_token"] })).await;
+        fixture.client("single", serde_json::json!({ "redirect_uris": [CB], "first_party": true })).await;
+        fixture.user("ann@example.com", UserStatus::Active).await;
+        fixture
+    }
+
+    async fn client(&self, id: &str, metadata: serde_json::Value) {
+        self.state
+            .store
+            .clients()
+            .insert(NewClient {
+                client_id: id.into(),
+                secret_hash: Some(keyed_hash(&self.state.hash_key, "a-secret-of-sixteen")),
+                secret_sealed: None,
+                secret_expires_at: 0,
+                metadata,
+                source: ClientSource::Config,
+                registration_token_hash: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn user(&self, email: &str, status: UserStatus) -> String {
+        self.state
+            .store
+            .users()
+            .create(NewUser {
+                email: email.into(),
+                username: Some(email.split('@').next().unwrap().into()),
+                display_name: None,
+                email_verified: true,
+                claims: serde_json::json!({}),
+                status,
+                auth_method: "password".into(),
+                password_hash: Some(poort::password::hash(PASSWORD)),
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    fn browser(&self) -> Browser {
+        Browser::new(app::app(self.state.clone()))
+    }
+
+    async fn code_is_stored(&self, code: &str) -> bool {
+        matches!(
+            self.state.store.grants().consume_code(&keyed_hash(&self.state.hash_key, code), poort_storage::now()).await.unwrap(),
+            ConsumeOutcome::Consumed(_)
+        )
+    }
+}
+
+fn auth(extra: &str) -> String {
+    format!("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&state=xyz{extra}")
+}
+
+fn assert_page(page: &Page) {
+    assert!(page.location.is_none(), "must not redirect: {:?}", page.location);
+    assert!(page.status.is_client_error(), "{}", page.status);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+}
+
+fn assert_redirect_error(page: &Page, error: &str) {
+    let location = page.location.as_deref().expect("a redirect");
+    assert!(location.starts_with(CB), "{location}");
+    let params = page.location_params();
+    assert_eq!(params.get("error").map(String::as_str), Some(error), "{location}");
+    assert_eq!(params.get("state").map(String::as_str), Some("xyz"));
+    assert_eq!(params.get("iss").map(String::as_str), Some(ISSUER));
+    assert!(!params.contains_key("code"));
+}
+
+/// Signs in and consents; returns the final redirect.
+async fn full_flow(b: &mut Browser, uri: &str) -> Page {
+    let first = b.get(uri).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let login = first.location.unwrap();
+    assert!(login.starts_with("/login?ticket="), "{login}");
+    let after_login = b.sign_in(&login, "ann@example.com", PASSWORD).await;
+    let consent = after_login.location.clone().unwrap();
+    if consent.starts_with("/consent") { b.consent(&consent, "allow").await } else { after_login }
+}
+
+#[tokio::test]
+async fn requests_that_cannot_be_trusted_to_redirect_show_a_page() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    for uri in [
+        "/authorize?response_type=code&scope=openid",
+        "/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid",
+        "/authorize?client_id=rp&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code&scope=openid",
+        "/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb%2Fextra&response_type=code&scope=openid",
+        "/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb%3Ffoo%3Dbar&response_type=code&scope=openid",
+        "/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb%3Fbar%3Dfoo%26foo%3Dbar&response_type=code&scope=openid",
+        // Two URIs registered, none named.
+        "/authorize?client_id=rp&response_type=code&scope=openid",
+        "/authorize?client_id=rp&client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid",
+    ] {
+        let page = b.get(uri).await;
+        assert_page(&page);
+    }
+    // With one registered URI, omitting it is fine.
+    let page = b.get("/authorize?client_id=single&response_type=code&scope=openid&state=xyz").await;
+    assert!(page.location.unwrap().starts_with("/login?ticket="));
+}
+
+#[tokio::test]
+async fn other_errors_go_to_the_redirect_uri_with_state_and_iss() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    let page = b.get("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid&state=xyz").await;
+    assert_redirect_error(&page, "invalid_request");
+    assert_redirect_error(&b.get(&auth("&response_type=token")).await, "invalid_request");
+    let page = b.get("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=token&scope=openid&state=xyz").await;
+    assert!(page.location.as_deref().unwrap().contains("error=unsupported_response_type"));
+    assert_redirect_error(&b.get(&auth("&prompt=none")).await, "login_required");
+    assert_redirect_error(&b.get(&auth("&request_uri=https%3A%2F%2Frp.example%2Freq")).await, "request_uri_not_supported");
+    assert_redirect_error(&b.get(&auth("&max_age=soon")).await, "invalid_request");
+    assert_redirect_error(&b.get(&auth("&id_token_hint=garbage")).await, "invalid_request");
+    // Nothing was stored for any of them.
+    assert!(f.state.store.sessions().list_for_user("nobody", poort_storage::now()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sign_in_consent_and_a_code_then_single_sign_on() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    let done = full_flow(&mut b, &auth("&nonce=n1")).await;
+    let params = done.location_params();
+    assert!(done.location.as_deref().unwrap().starts_with(&format!("{CB}?code=")), "{:?}", done.location);
+    assert_eq!(params["state"], "xyz");
+    assert_eq!(params["iss"], ISSUER);
+    assert!(params["code"].len() >= 43);
+    assert!(f.code_is_stored(&params["code"]).await);
+
+    // Signed in and consented: the next request answers at once.
+    let again = b.get(&auth("")).await;
+    let code = again.location_params().get("code").cloned().expect("a code without any page");
+    assert!(f.code_is_stored(&code).await);
+    // prompt=none too.
+    assert!(b.get(&auth("&prompt=none")).await.location_params().contains_key("code"));
+    // A query-carrying registered URI keeps its query.
+    let page = b.get("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb%3Fbar%3Dfoo&response_type=code&scope=openid").await;
+    assert!(page.location.unwrap().starts_with("https://rp.example/cb?bar=foo&code="));
+    // A first-party client needs no consent.
+    let page = b.get("/authorize?client_id=single&response_type=code&scope=openid%20email").await;
+    assert!(page.location_params().contains_key("code"));
+}
+
+#[tokio::test]
+async fn prompts_and_max_age_force_the_pages_again() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    full_flow(&mut b, &auth("")).await;
+    for extra in ["&prompt=login", "&max_age=0", "&prompt=select_account"] {
+        let page = b.get(&auth(extra)).await;
+        assert!(page.location.as_deref().unwrap().starts_with("/login?ticket="), "{extra}: {:?}", page.location);
+        // Signing in again satisfies the prompt (no loop).
+        let done = b.sign_in(page.location.as_deref().unwrap(), "ann", PASSWORD).await;
+        assert!(done.location_params().contains_key("code"), "{extra}: {:?}", done.location);
+    }
+    let page = b.get(&auth("&max_age=3600")).await;
+    assert!(page.location_params().contains_key("code"));
+    let page = b.get(&auth("&prompt=consent")).await;
+    assert!(page.location.as_deref().unwrap().starts_with("/consent?ticket="));
+    let done = b.consent(page.location.as_deref().unwrap(), "allow").await;
+    assert!(done.location_params().contains_key("code"));
+    // New scopes need consent; with prompt=none that is consent_required.
+    let wider = "/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid%20email&state=xyz&prompt=none";
+    assert_redirect_error(&b.get(wider).await, "consent_required");
+}
+
+#[tokio::test]
+async fn declined_consent_is_access_denied_and_issues_nothing() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    let first = b.get(&auth("")).await;
+    let consent = b.sign_in(first.location.as_deref().unwrap(), "ann@example.com", PASSWORD).await;
+    let done = b.consent(consent.location.as_deref().unwrap(), "deny").await;
+    assert_redirect_error(&done, "access_denied");
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_one_answer_and_inactive_accounts_a_clear_one() {
+    let f = Fixture::new().await;
+    f.user("off@example.com", UserStatus::Disabled).await;
+    f.user("new@example.com", UserStatus::Invited).await;
+    let mut b = f.browser();
+    let login = b.get(&auth("")).await.location.unwrap();
+    let wrong_password = b.sign_in(&login, "ann@example.com", "not the password").await;
+    let unknown_user = b.sign_in(&login, "nobody@example.com", PASSWORD).await;
+    for page in [&wrong_password, &unknown_user] {
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.body.contains("The user ID or password is not correct."));
+        assert!(page.location.is_none());
+    }
+    let disabled_wrong = b.sign_in(&login, "off@example.com", "not the password").await;
+    assert!(disabled_wrong.body.contains("The user ID or password is not correct."), "no hint before the password is right");
+    assert!(b.sign_in(&login, "off@example.com", PASSWORD).await.body.contains("disabled"));
+    assert!(b.sign_in(&login, "new@example.com", PASSWORD).await.body.contains("not been activated"));
+    assert!(!b.cookies.contains_key("poort_session"), "no session for any of them");
+}
+
+#[tokio::test]
+async fn forms_need_their_csrf_token_and_an_intact_ticket() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    let login = b.get(&auth("")).await.location.unwrap();
+    let page = b.get(&login).await;
+    let ticket = page.input("ticket").unwrap();
+    let no_csrf = b.post_form("/login", &[("ticket", &ticket), ("username", "ann"), ("password", PASSWORD)]).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let csrf = page.input("csrf_token").unwrap();
+    let mut tampered = ticket.clone();
+    tampered.replace_range(tampered.len() - 3.., "AAA");
+    let bad_ticket = b.post_form("/login", &[("ticket", &tampered), ("csrf_token", &csrf), ("username", "ann"), ("password", PASSWORD)]).await;
+    assert_eq!(bad_ticket.status, StatusCode::BAD_REQUEST);
+    assert!(!b.cookies.contains_key("poort_session"));
+    assert_eq!(b.get("/login?ticket=garbage").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(b.get("/consent").await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_id_token_hint_for_someone_else_is_login_required_with_prompt_none() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    full_flow(&mut b, &auth("")).await;
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), ISSUER.into());
+    claims.insert("sub".into(), "someone-else".into());
+    claims.insert("aud".into(), "rp".into());
+    let hint = poort::tokens::jwt::sign(&f.state.keyring.snapshot(), "RS256", None, claims).unwrap();
+    assert_redirect_error(&b.get(&auth(&format!("&prompt=none&id_token_hint={hint}"))).await, "login_required");
+}
+
+fn unsigned(claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}.", e.encode(br#"{"alg":"none"}"#), e.encode(claims.to_string()))
+}
+
+#[tokio::test]
+async fn request_objects_supply_state_nonce_and_the_redirect_uri() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    full_flow(&mut b, &auth("")).await;
+    let object = unsigned(serde_json::json!({ "state": "from-object", "nonce": "n", "redirect_uri": CB, "client_id": "rp", "response_type": "code", "scope": "openid" }));
+    let uri = format!("/authorize?client_id=rp&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Frp.example%2Fcallback_invalid&request={object}");
+    let page = b.get(&uri).await;
+    let params = page.location_params();
+    assert!(page.location.as_deref().unwrap().starts_with(CB));
+    assert_eq!(params["state"], "from-object");
+    assert!(params.contains_key("code"));
+}
+
+#[tokio::test]
+async fn form_post_and_post_requests() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    full_flow(&mut b, &auth("")).await;
+    let page = b.get(&auth("&response_mode=form_post")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.location.is_none());
+    assert!(page.body.contains(r#"<form method="post" action="https://rp.example/cb">"#), "{}", page.body);
+    assert_eq!(page.input("state").as_deref(), Some("xyz"));
+    assert_eq!(page.input("iss").as_deref(), Some(ISSUER));
+    assert!(page.input("code").is_some());
+    let page = b
+        .post_form("/authorize", &[("client_id", "rp"), ("redirect_uri", CB), ("response_type", "code"), ("scope", "openid"), ("state", "xyz")])
+        .await;
+    assert!(page.location_params().contains_key("code"));
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the provider: one test binary (link time matters), one module per
+//! feature. `support` holds what they share.
+
+mod authorize;
+mod browser;
+mod grant_fixture;
+mod keys;
+mod metadata;
+mod postgres;
+mod process;
+mod registration;
+mod revocation;
+mod support;
+mod token;
+mod userinfo;

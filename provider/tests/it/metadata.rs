@@ -1,0 +1,112 @@
+//! Discovery, JWKS and the health probes, through the router in process.
+
+use crate::support::sqlite_settings;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use poort::app;
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn get(router: &axum::Router, path: &str) -> (StatusCode, String, Value) {
+    let response = router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, content_type, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn router_with_issuer(issuer: &str) -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = sqlite_settings(dir.path());
+    settings.server.issuer = Some(issuer.parse().unwrap());
+    let store = poort::open_store(&settings).await.unwrap();
+    let state = app::state(settings, store).await.unwrap();
+    (app::app(state), dir)
+}
+
+#[tokio::test]
+async fn discovery_names_the_configured_issuer_and_the_endpoints_served() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    let (status, content_type, doc) = get(&router, "/.well-known/openid-configuration").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(doc["issuer"], "https://id.example.com");
+    assert_eq!(doc["jwks_uri"], "https://id.example.com/jwks");
+    let algs: Vec<&str> = doc["id_token_signing_alg_values_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(algs, ["RS256", "ES256"]);
+    // Every advertised URL is one the router really serves.
+    for (key, value) in doc.as_object().unwrap() {
+        if key.ends_with("_endpoint") || key.ends_with("_uri") {
+            let path = value.as_str().unwrap().strip_prefix("https://id.example.com").unwrap();
+            let (status, _, _) = get(&router, path).await;
+            // Served, though not every endpoint answers a bare GET (registration is POST only).
+            assert_ne!(status, StatusCode::NOT_FOUND, "{key} → {path}");
+        }
+    }
+    let (status, _, oauth) = get(&router, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(oauth, doc);
+}
+
+#[tokio::test]
+async fn an_issuer_with_a_path_prefixes_every_endpoint() {
+    let (router, _dir) = router_with_issuer("https://example.com/tenant").await;
+    let (_, _, doc) = get(&router, "/.well-known/openid-configuration").await;
+    assert_eq!(doc["issuer"], "https://example.com/tenant");
+    assert_eq!(doc["jwks_uri"], "https://example.com/tenant/jwks");
+}
+
+#[tokio::test]
+async fn jwks_publishes_only_public_keys_with_unique_kids() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    let (status, content_type, jwks) = get(&router, "/jwks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/jwk-set+json");
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let mut kids = std::collections::HashSet::new();
+    for key in keys {
+        let kid = key["kid"].as_str().unwrap();
+        assert!(!kid.trim().is_empty());
+        assert!(kids.insert(kid.to_string()), "duplicate kid {kid}");
+        assert_eq!(key["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(key.get(private).is_none(), "{kid} publishes private member {private}");
+        }
+    }
+    let rsa = keys.iter().find(|k| k["alg"] == "RS256").expect("an RS256 key");
+    assert_eq!(rsa["kty"], "RSA");
+    let ec = keys.iter().find(|k| k["alg"] == "ES256").expect("an ES256 key");
+    assert_eq!((ec["kty"].as_str(), ec["crv"].as_str()), (Some("EC"), Some("P-256")));
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    let response = router.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = router.clone().oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = sqlite_settings(dir.path());
+    let store = poort::open_store(&settings).await.unwrap();
+    let state = app::state(settings, store.clone()).await.unwrap();
+    let router = app::app(state);
+    store.close().await.unwrap();
+    let response = router.oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_are_client_errors() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    let response = router.clone().oneshot(Request::get("/nope").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = router.clone().oneshot(Request::delete("/jwks").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

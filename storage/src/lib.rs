@@ -1,0 +1,175 @@
+//! Poort's storage: sea-orm entities, migrations and one small repository per aggregate.
+//!
+//! One code path serves the embedded SQLite database and PostgreSQL; the URL chooses. Only this
+//! crate knows SQL. Callers open a [`Store`], and reach each aggregate through it:
+//! `store.users()`, `store.keys()`, … Times are Unix seconds throughout.
+
+pub mod entity;
+mod error;
+pub mod migration;
+pub mod repo;
+
+pub use error::StorageError;
+pub use sea_orm::DatabaseConnection;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// The database Poort stores everything in.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// Which engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or
+    /// `postgres://…`). SQLite runs in WAL mode with a busy timeout, so readers never block the
+    /// writer and a crash leaves every committed transaction intact.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
+        let mut options = ConnectOptions::new(url.to_string());
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        options
+            .max_connections(if in_memory { 1 } else { max_connections })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        if in_memory {
+            // An in-memory database lives as long as its one connection: never let it idle out.
+            options.idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
+        }
+        let db = Database::connect(options).await.map_err(|e| StorageError::Unavailable(describe_connect_error(url, &e)))?;
+        Ok(Self { db })
+    }
+
+    /// Brings the schema up to date. Safe to run from several nodes at once on PostgreSQL:
+    /// concurrent runners serialise on an advisory lock.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        if self.engine() == Engine::Postgres {
+            // Any constant works as long as every node uses the same one.
+            self.db.execute_unprepared("SELECT pg_advisory_lock(7368757035)").await?;
+            let result = migration::Migrator::up(&self.db, None).await;
+            self.db.execute_unprepared("SELECT pg_advisory_unlock(7368757035)").await?;
+            result?;
+        } else {
+            migration::Migrator::up(&self.db, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Names of migrations applied so far, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>, StorageError> {
+        let applied = migration::Migrator::get_applied_migrations(&self.db).await?;
+        Ok(applied.iter().map(|m| m.name().to_string()).collect())
+    }
+
+    /// Answers whether the database is reachable (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(StorageError::from)
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => Engine::Postgres,
+            _ => Engine::Sqlite,
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(StorageError::from)
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn instance(&self) -> repo::InstanceValues<'_> {
+        repo::InstanceValues::new(&self.db)
+    }
+
+    pub fn keys(&self) -> repo::SigningKeys<'_> {
+        repo::SigningKeys::new(&self.db)
+    }
+
+    pub fn users(&self) -> repo::Users<'_> {
+        repo::Users::new(&self.db)
+    }
+
+    pub fn roles(&self) -> repo::Roles<'_> {
+        repo::Roles::new(&self.db)
+    }
+
+    pub fn clients(&self) -> repo::Clients<'_> {
+        repo::Clients::new(&self.db)
+    }
+
+    /// Grants, authorization codes and tokens.
+    pub fn grants(&self) -> repo::Grants<'_> {
+        repo::Grants::new(&self.db)
+    }
+
+    /// Browser sessions and the clients each has signed in to.
+    pub fn sessions(&self) -> repo::Sessions<'_> {
+        repo::Sessions::new(&self.db)
+    }
+
+    /// Activation and password-reset tokens.
+    pub fn one_time_tokens(&self) -> repo::OneTimeTokens<'_> {
+        repo::OneTimeTokens::new(&self.db)
+    }
+
+    pub fn consents(&self) -> repo::Consents<'_> {
+        repo::Consents::new(&self.db)
+    }
+
+    /// Terms-of-service versions and their acceptances.
+    pub fn terms(&self) -> repo::Terms<'_> {
+        repo::Terms::new(&self.db)
+    }
+
+    pub fn federated_identities(&self) -> repo::FederatedIdentities<'_> {
+        repo::FederatedIdentities::new(&self.db)
+    }
+
+    /// Single-use identifiers (client-assertion `jti`s) until they expire.
+    pub fn replay_guard(&self) -> repo::ReplayGuard<'_> {
+        repo::ReplayGuard::new(&self.db)
+    }
+
+    pub fn audit(&self) -> repo::AuditLog<'_> {
+        repo::AuditLog::new(&self.db)
+    }
+}
+
+/// A connection failure as one line an operator can act on, without the password.
+fn describe_connect_error(url: &str, error: &sea_orm::DbErr) -> String {
+    let shown = match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    };
+    format!("cannot open the database {shown}: {error}")
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,16 @@
+//! Schema migrations. One set serves SQLite and PostgreSQL; they run at every start and by
+//! `poort migrate`. Times are Unix seconds (`BIGINT`), which compare the same on both engines.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+mod m0002_replay_guard;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration), Box::new(m0002_replay_guard::Migration)]
+    }
+}

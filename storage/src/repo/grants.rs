@@ -1,0 +1,543 @@
+//! Grants, the authorization codes that start them and the tokens issued under them.
+//!
+//! A grant is one user's authorization of one client. Codes and tokens are stored by a keyed
+//! hash and point at their grant; revoking the grant revokes everything under it. A grant's
+//! expiry bounds its tokens: nothing new is issued under an expired or revoked grant.
+//!
+//! Lock order on PostgreSQL, kept by every method here: the grant row, then code or token rows.
+
+use crate::entity::grants::{authorization_code, grant, token};
+use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
+use crate::{StorageError, now};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QuerySelect,
+};
+
+/// A grant to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub client_id: String,
+    /// None for grants without a user (client credentials).
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    /// The `claims` request parameter, when there was one.
+    pub claims: Option<serde_json::Value>,
+    pub auth_time: Option<i64>,
+    pub expires_at: i64,
+}
+
+/// A stored grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub claims: Option<serde_json::Value>,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl GrantRecord {
+    /// Whether tokens may still be issued under this grant.
+    pub fn is_active(&self, at: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > at
+    }
+}
+
+impl From<grant::Model> for GrantRecord {
+    fn from(m: grant::Model) -> Self {
+        Self {
+            id: m.id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            session_id: m.session_id,
+            scope: m.scope,
+            claims: m.claims,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+/// An authorization code to store, with everything the token endpoint needs to redeem it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthorizationCode {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub claims: Option<serde_json::Value>,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// A stored authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub claims: Option<serde_json::Value>,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+impl TryFrom<authorization_code::Model> for AuthorizationCodeRecord {
+    type Error = StorageError;
+
+    fn try_from(m: authorization_code::Model) -> Result<Self, StorageError> {
+        Ok(Self {
+            amr: strings_from_json(m.amr, "amr of an authorization code")?,
+            code_hash: m.code_hash,
+            grant_id: m.grant_id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            session_id: m.session_id,
+            redirect_uri: m.redirect_uri,
+            scope: m.scope,
+            nonce: m.nonce,
+            code_challenge: m.code_challenge,
+            code_challenge_method: m.code_challenge_method,
+            claims: m.claims,
+            auth_time: m.auth_time,
+            acr: m.acr,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            consumed_at: m.consumed_at,
+        })
+    }
+}
+
+/// What redeeming an authorization code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    /// This call spent the code; it is the only one that ever will.
+    Consumed(AuthorizationCodeRecord),
+    /// The code was spent before: the caller should revoke its grant.
+    AlreadyUsed(AuthorizationCodeRecord),
+    NotFound,
+    Expired,
+}
+
+text_enum! {
+    /// What a stored token is.
+    pub enum TokenKind as "token kind" {
+        Access = "access",
+        Refresh = "refresh",
+    }
+}
+
+/// A token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    /// The rotation family of a refresh token; a refresh token stored without one starts a new
+    /// family. Access tokens have none.
+    pub family_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// The successor of a rotated refresh token. Grant, client, user, scope and family are the
+/// old token's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub expires_at: i64,
+}
+
+/// A stored token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub family_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When a refresh token was exchanged for its successor.
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TokenRecord {
+    /// Whether the token is still good: not revoked, not rotated, not expired.
+    pub fn is_active(&self, at: i64) -> bool {
+        self.revoked_at.is_none() && self.rotated_at.is_none() && self.expires_at > at
+    }
+}
+
+impl TryFrom<token::Model> for TokenRecord {
+    type Error = StorageError;
+
+    fn try_from(m: token::Model) -> Result<Self, StorageError> {
+        Ok(Self {
+            kind: parse_stored(&m.kind)?,
+            token_hash: m.token_hash,
+            grant_id: m.grant_id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            scope: m.scope,
+            family_id: m.family_id,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            rotated_at: m.rotated_at,
+            revoked_at: m.revoked_at,
+        })
+    }
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// This call rotated `old` (now marked rotated) into `new`; it is the only one that ever will.
+    Rotated { old: TokenRecord, new: TokenRecord },
+    /// The token was rotated before: someone replayed it. The caller should revoke its family.
+    Reused(TokenRecord),
+    /// The token, or its grant, was revoked.
+    Revoked(TokenRecord),
+    /// The token, or its grant, has expired.
+    Expired,
+    /// No refresh token has this hash.
+    NotFound,
+}
+
+pub struct Grants<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Grants<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Creates a grant with a new id.
+    pub async fn create_grant(&self, new: NewGrant) -> Result<GrantRecord, StorageError> {
+        let row = grant::ActiveModel {
+            id: Set(new_id()),
+            client_id: Set(new.client_id),
+            user_id: Set(new.user_id),
+            session_id: Set(new.session_id),
+            scope: Set(new.scope),
+            claims: Set(new.claims),
+            auth_time: Set(new.auth_time),
+            created_at: Set(now()),
+            expires_at: Set(new.expires_at),
+            revoked_at: Set(None),
+        }
+        .insert(self.db)
+        .await?;
+        Ok(row.into())
+    }
+
+    pub async fn get_grant(&self, id: &str) -> Result<Option<GrantRecord>, StorageError> {
+        Ok(grant::Entity::find_by_id(id.to_string()).one(self.db).await?.map(Into::into))
+    }
+
+    /// Moves a live grant's expiry (a sliding refresh lifetime). False when the grant is gone,
+    /// revoked or expired.
+    pub async fn extend_grant(&self, id: &str, expires_at: i64) -> Result<bool, StorageError> {
+        let result = grant::Entity::update_many()
+            .col_expr(grant::Column::ExpiresAt, Expr::val(expires_at))
+            .filter(grant::Column::Id.eq(id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .filter(grant::Column::ExpiresAt.gt(now()))
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Revokes the grant and every token under it, and spends its unredeemed codes (a late
+    /// redemption then reports `AlreadyUsed`). True when the grant was live until now.
+    pub async fn revoke_grant(&self, grant_id: &str, at: i64) -> Result<bool, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let revoked = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::val(at))
+            .filter(grant::Column::Id.eq(grant_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        token::Entity::update_many()
+            .col_expr(token::Column::RevokedAt, Expr::val(at))
+            .filter(token::Column::GrantId.eq(grant_id))
+            .filter(token::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::ConsumedAt, Expr::val(at))
+            .filter(authorization_code::Column::GrantId.eq(grant_id))
+            .filter(authorization_code::Column::ConsumedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(revoked == 1)
+    }
+
+    /// Revokes every live grant (and its tokens) `user_id` gave, to one client or to all.
+    /// Returns the ids of the grants revoked.
+    pub async fn revoke_user_grants(
+        &self,
+        user_id: &str,
+        client_id: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut query = grant::Entity::find()
+            .filter(grant::Column::UserId.eq(user_id))
+            .filter(grant::Column::RevokedAt.is_null());
+        if let Some(client_id) = client_id {
+            query = query.filter(grant::Column::ClientId.eq(client_id));
+        }
+        let ids: Vec<String> = query.all(self.db).await?.into_iter().map(|g| g.id).collect();
+        let mut revoked = Vec::new();
+        for id in ids {
+            if self.revoke_grant(&id, at).await? {
+                revoked.push(id);
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Stores a code; `Conflict` if the hash exists (a collision of 256-bit values: a bug).
+    pub async fn store_code(&self, new: NewAuthorizationCode) -> Result<AuthorizationCodeRecord, StorageError> {
+        let row = authorization_code::ActiveModel {
+            code_hash: Set(new.code_hash),
+            grant_id: Set(new.grant_id),
+            client_id: Set(new.client_id),
+            user_id: Set(new.user_id),
+            session_id: Set(new.session_id),
+            redirect_uri: Set(new.redirect_uri),
+            scope: Set(new.scope),
+            nonce: Set(new.nonce),
+            code_challenge: Set(new.code_challenge),
+            code_challenge_method: Set(new.code_challenge_method),
+            claims: Set(new.claims),
+            auth_time: Set(new.auth_time),
+            acr: Set(new.acr),
+            amr: Set(strings_to_json(&new.amr)),
+            created_at: Set(now()),
+            expires_at: Set(new.expires_at),
+            consumed_at: Set(None),
+        }
+        .insert(self.db)
+        .await
+        .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
+        row.try_into()
+    }
+
+    /// Spends a code. Exactly one of any number of concurrent calls gets `Consumed`.
+    pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+        let txn = begin_write(self.db).await?;
+        // The row count decides: a second redemption finds `consumed_at` already set (on
+        // PostgreSQL it waits for the first one's row lock, then re-checks the condition).
+        let spent = authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
+            .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .filter(authorization_code::Column::ConsumedAt.is_null())
+            .filter(authorization_code::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        let row = authorization_code::Entity::find_by_id(code_hash.to_string()).one(&txn).await?;
+        txn.commit().await?;
+        let Some(row) = row else { return Ok(ConsumeOutcome::NotFound) };
+        let code: AuthorizationCodeRecord = row.try_into()?;
+        Ok(if spent {
+            ConsumeOutcome::Consumed(code)
+        } else if code.consumed_at.is_some() {
+            ConsumeOutcome::AlreadyUsed(code)
+        } else {
+            ConsumeOutcome::Expired
+        })
+    }
+
+    /// Stores a token under its grant. `None` (and nothing stored) when the grant is missing,
+    /// revoked or expired, so a token cannot outlive a revocation that raced with its issue.
+    pub async fn store_token(&self, new: NewToken) -> Result<Option<TokenRecord>, StorageError> {
+        let txn = begin_write(self.db).await?;
+        if !lock_live_grant(&txn, &new.grant_id).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let family_id = match new.kind {
+            TokenKind::Refresh => Some(new.family_id.unwrap_or_else(new_id)),
+            TokenKind::Access => new.family_id,
+        };
+        let row = token::ActiveModel {
+            token_hash: Set(new.token_hash),
+            kind: Set(new.kind.as_str().to_string()),
+            grant_id: Set(new.grant_id),
+            client_id: Set(new.client_id),
+            user_id: Set(new.user_id),
+            scope: Set(new.scope),
+            family_id: Set(family_id),
+            created_at: Set(now()),
+            expires_at: Set(new.expires_at),
+            rotated_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| StorageError::conflict_or(e, "token"))?;
+        txn.commit().await?;
+        row.try_into().map(Some)
+    }
+
+    /// The token with this hash, in whatever state it is (see [`TokenRecord::is_active`]).
+    pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+        token::Entity::find_by_id(token_hash.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()
+    }
+
+    /// Exchanges a refresh token for its successor. Exactly one of any number of concurrent
+    /// calls with the same token gets `Rotated`; the others, and every later call, get `Reused`.
+    pub async fn rotate_refresh(&self, old_hash: &str, new: NewRefreshToken) -> Result<RotateOutcome, StorageError> {
+        let at = now();
+        let txn = begin_write(self.db).await?;
+        let Some(old) = find_refresh(&txn, old_hash).await? else {
+            txn.rollback().await?;
+            return Ok(RotateOutcome::NotFound);
+        };
+        // Lock the grant before the token, as `revoke_grant` does, so a revocation either sees the
+        // successor or makes this rotation fail.
+        let grant_live = lock_live_grant(&txn, &old.grant_id).await?;
+        let rotated = token::Entity::update_many()
+            .col_expr(token::Column::RotatedAt, Expr::val(at))
+            .filter(token::Column::TokenHash.eq(old_hash))
+            .filter(token::Column::RotatedAt.is_null())
+            .filter(token::Column::RevokedAt.is_null())
+            .filter(token::Column::ExpiresAt.gt(at))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        if !rotated || !grant_live {
+            // Read again: a rotation or a revocation may have committed since the first read.
+            let current = find_refresh(&txn, old_hash).await?;
+            let grant = grant::Entity::find_by_id(old.grant_id.clone()).one(&txn).await?;
+            txn.rollback().await?;
+            return Ok(refusal(current, grant));
+        }
+        let successor = token::ActiveModel {
+            token_hash: Set(new.token_hash),
+            kind: Set(TokenKind::Refresh.as_str().to_string()),
+            grant_id: Set(old.grant_id.clone()),
+            client_id: Set(old.client_id.clone()),
+            user_id: Set(old.user_id.clone()),
+            scope: Set(old.scope.clone()),
+            family_id: Set(Some(old.family_id.clone().unwrap_or_else(|| old.token_hash.clone()))),
+            created_at: Set(at),
+            expires_at: Set(new.expires_at),
+            rotated_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| StorageError::conflict_or(e, "token"))?;
+        txn.commit().await?;
+        Ok(RotateOutcome::Rotated {
+            old: TokenRecord { rotated_at: Some(at), ..old },
+            new: successor.try_into()?,
+        })
+    }
+
+    /// Revokes one token. True when it was not revoked before.
+    pub async fn revoke_token(&self, token_hash: &str) -> Result<bool, StorageError> {
+        let result = token::Entity::update_many()
+            .col_expr(token::Column::RevokedAt, Expr::val(now()))
+            .filter(token::Column::TokenHash.eq(token_hash))
+            .filter(token::Column::RevokedAt.is_null())
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Revokes every token of a refresh family (after a reuse). Returns how many were revoked.
+    pub async fn revoke_family(&self, family_id: &str) -> Result<u64, StorageError> {
+        let result = token::Entity::update_many()
+            .col_expr(token::Column::RevokedAt, Expr::val(now()))
+            .filter(token::Column::FamilyId.eq(family_id))
+            .filter(token::Column::RevokedAt.is_null())
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// Deletes codes, tokens and grants past their expiry. Returns how many rows went.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let codes = authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::ExpiresAt.lte(now))
+            .exec(&txn)
+            .await?;
+        let tokens = token::Entity::delete_many().filter(token::Column::ExpiresAt.lte(now)).exec(&txn).await?;
+        let grants = grant::Entity::delete_many().filter(grant::Column::ExpiresAt.lte(now)).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(codes.rows_affected + tokens.rows_affected + grants.rows_affected)
+    }
+}
+
+/// Locks the grant row (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes
+/// every other writer) and answers whether tokens may be issued under it.
+async fn lock_live_grant(txn: &DatabaseTransaction, grant_id: &str) -> Result<bool, StorageError> {
+    let grant = grant::Entity::find_by_id(grant_id.to_string()).lock_exclusive().one(txn).await?;
+    Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > now()))
+}
+
+/// Why a rotation did not happen. A replay wins over every other reason, so the caller
+/// always learns of one.
+fn refusal(current: Option<TokenRecord>, grant: Option<grant::Model>) -> RotateOutcome {
+    let Some(current) = current else { return RotateOutcome::NotFound };
+    if current.rotated_at.is_some() {
+        RotateOutcome::Reused(current)
+    } else if current.revoked_at.is_some() || grant.is_some_and(|g| g.revoked_at.is_some()) {
+        RotateOutcome::Revoked(current)
+    } else {
+        // Live and unrotated, yet not rotatable: the token or its grant has expired (or the
+        // grant was purged).
+        RotateOutcome::Expired
+    }
+}
+
+async fn find_refresh<C: ConnectionTrait>(db: &C, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+    let row = token::Entity::find_by_id(token_hash.to_string())
+        .filter(token::Column::Kind.eq(TokenKind::Refresh.as_str()))
+        .one(db)
+        .await?;
+    row.map(TryInto::try_into).transpose()
+}

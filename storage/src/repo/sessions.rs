@@ -1,0 +1,232 @@
+//! Browser sessions (found by a keyed hash of the cookie) and the clients each one has
+//! signed in to, which logout must notify.
+//!
+//! A session is live while it has not ended and neither its idle nor its absolute expiry has
+//! passed.
+
+use crate::entity::sessions::{session, session_client};
+use crate::repo::{begin_write, new_id, strings_from_json, strings_to_json};
+use crate::{StorageError, now};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+};
+
+/// A session to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub cookie_hash: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+}
+
+/// A stored session. `id` is the `sid` claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub cookie_hash: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+impl SessionRecord {
+    pub fn is_live(&self, at: i64) -> bool {
+        self.ended_at.is_none() && self.idle_expires_at > at && self.expires_at > at
+    }
+}
+
+impl TryFrom<session::Model> for SessionRecord {
+    type Error = StorageError;
+
+    fn try_from(m: session::Model) -> Result<Self, StorageError> {
+        Ok(Self {
+            amr: strings_from_json(m.amr, "amr of a session")?,
+            id: m.id,
+            cookie_hash: m.cookie_hash,
+            user_id: m.user_id,
+            auth_time: m.auth_time,
+            acr: m.acr,
+            created_at: m.created_at,
+            last_seen_at: m.last_seen_at,
+            idle_expires_at: m.idle_expires_at,
+            expires_at: m.expires_at,
+            ended_at: m.ended_at,
+        })
+    }
+}
+
+/// The rows of live sessions at `at`.
+fn live(at: i64) -> Condition {
+    Condition::all()
+        .add(session::Column::EndedAt.is_null())
+        .add(session::Column::IdleExpiresAt.gt(at))
+        .add(session::Column::ExpiresAt.gt(at))
+}
+
+pub struct Sessions<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Starts a session with a new id.
+    pub async fn create(&self, new: NewSession) -> Result<SessionRecord, StorageError> {
+        let at = now();
+        let row = session::ActiveModel {
+            id: Set(new_id()),
+            cookie_hash: Set(new.cookie_hash),
+            user_id: Set(new.user_id),
+            auth_time: Set(new.auth_time),
+            amr: Set(strings_to_json(&new.amr)),
+            acr: Set(new.acr),
+            created_at: Set(at),
+            last_seen_at: Set(at),
+            idle_expires_at: Set(new.idle_expires_at),
+            expires_at: Set(new.expires_at),
+            ended_at: Set(None),
+        }
+        .insert(self.db)
+        .await
+        .map_err(|e| StorageError::conflict_or(e, "session cookie"))?;
+        row.try_into()
+    }
+
+    /// The session with this id, live or not.
+    pub async fn get(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
+        session::Entity::find_by_id(id.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()
+    }
+
+    /// The live session a cookie belongs to.
+    pub async fn find_by_cookie_hash(&self, cookie_hash: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
+        let row = session::Entity::find()
+            .filter(session::Column::CookieHash.eq(cookie_hash))
+            .filter(live(now))
+            .one(self.db)
+            .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Records activity and moves the idle expiry. False when the session is no longer live
+    /// (an expired session is never revived).
+    pub async fn touch(&self, id: &str, now: i64, idle_expires_at: i64) -> Result<bool, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::val(now))
+            .col_expr(session::Column::IdleExpiresAt, Expr::val(idle_expires_at))
+            .filter(session::Column::Id.eq(id))
+            .filter(live(now))
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Ends a session (logout). True when it had not ended before.
+    pub async fn end(&self, id: &str, at: i64) -> Result<bool, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::val(at))
+            .filter(session::Column::Id.eq(id))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Ends every session of a user that has not ended yet, but `except` (the caller's own).
+    /// Returns the ids ended, for logout notifications.
+    pub async fn end_all_for_user(
+        &self,
+        user_id: &str,
+        at: i64,
+        except: Option<&str>,
+    ) -> Result<Vec<String>, StorageError> {
+        let txn = begin_write(self.db).await?;
+        let mut query =
+            session::Entity::find().filter(session::Column::UserId.eq(user_id)).filter(session::Column::EndedAt.is_null());
+        if let Some(keep) = except {
+            query = query.filter(session::Column::Id.ne(keep));
+        }
+        // Locked, so the ids returned are exactly the rows this call ends.
+        let ids: Vec<String> = query.lock_exclusive().all(&txn).await?.into_iter().map(|s| s.id).collect();
+        session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::val(at))
+            .filter(session::Column::Id.is_in(ids.iter().cloned()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(ids)
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn list_for_user(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StorageError> {
+        let rows = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(live(now))
+            .order_by_desc(session::Column::CreatedAt)
+            .order_by_desc(session::Column::Id)
+            .all(self.db)
+            .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Notes that `client_id` received tokens through this session (once per client).
+    pub async fn add_client(&self, session_id: &str, client_id: &str) -> Result<(), StorageError> {
+        let row = session_client::ActiveModel {
+            session_id: Set(session_id.to_string()),
+            client_id: Set(client_id.to_string()),
+            first_seen_at: Set(now()),
+        };
+        session_client::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The clients a session has signed in to, in the order they first did.
+    pub async fn clients_of(&self, session_id: &str) -> Result<Vec<String>, StorageError> {
+        let rows = session_client::Entity::find()
+            .filter(session_client::Column::SessionId.eq(session_id))
+            .order_by_asc(session_client::Column::FirstSeenAt)
+            .order_by_asc(session_client::Column::ClientId)
+            .all(self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.client_id).collect())
+    }
+
+    /// Deletes sessions that are no longer live (ended or expired) with their client lists.
+    /// Returns how many sessions went.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StorageError> {
+        let dead = Condition::any()
+            .add(session::Column::EndedAt.lte(now))
+            .add(session::Column::IdleExpiresAt.lte(now))
+            .add(session::Column::ExpiresAt.lte(now));
+        let txn = begin_write(self.db).await?;
+        let sessions = session::Entity::delete_many().filter(dead).exec(&txn).await?;
+        // Then every client list left without its session, whenever that session went.
+        let remaining = session::Entity::find().select_only().column(session::Column::Id).into_query();
+        session_client::Entity::delete_many()
+            .filter(session_client::Column::SessionId.not_in_subquery(remaining))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(sessions.rows_affected)
+    }
+}
