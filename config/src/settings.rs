@@ -18,6 +18,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub log: LogSettings,
     pub mail: MailSettings,
+    pub themes: ThemeSettings,
+    pub passwords: PasswordSettings,
     pub registration: RegistrationSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
@@ -256,6 +258,44 @@ impl Default for SmtpSettings {
     }
 }
 
+/// The hosted pages' look and language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThemeSettings {
+    /// A theme folder (`templates/`, `assets/`, `catalogs/`) whose files override the built-in
+    /// templates, stylesheet, logo and texts of the same names, without rebuilding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// The language of the pages when neither `ui_locales` nor `Accept-Language` chooses one.
+    pub default_locale: String,
+}
+
+impl Default for ThemeSettings {
+    fn default() -> Self {
+        Self { dir: None, default_locale: "en".into() }
+    }
+}
+
+/// The languages the pages and mails have message catalogs for.
+pub const SUPPORTED_LOCALES: &[&str] = &["en", "nl"];
+
+/// Rules for the passwords people choose (activation, reset, change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// The fewest characters a new password may have.
+    pub min_length: u32,
+    /// The lowest zxcvbn score (0 to 4) a new password may have; the person's own name and
+    /// e-mail address count against it.
+    pub min_score: u8,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self { min_length: 10, min_score: 3 }
+    }
+}
+
 /// Dynamic client registration (RFC 7591, RFC 7592, OpenID Connect Dynamic Registration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -395,6 +435,32 @@ impl Settings {
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(ConfigError::at("mail.smtp.host", "is required when mail.transport = \"smtp\""));
         }
+        if self.mail.smtp.security == SmtpSecurity::None && !is_loopback_host(&self.mail.smtp.host) {
+            return Err(ConfigError::at(
+                "mail.smtp.security",
+                "\"none\" sends in plain text and is only allowed to a relay on loopback (localhost, 127.0.0.1, ::1)",
+            ));
+        }
+        if self.mail.smtp.username.is_some() != self.mail.smtp.password.is_some() {
+            return Err(ConfigError::at("mail.smtp.password", "mail.smtp.username and mail.smtp.password go together"));
+        }
+        if let Some(dir) = &self.themes.dir
+            && !dir.is_dir()
+        {
+            return Err(ConfigError::at("themes.dir", format!("`{}` is not a folder", dir.display())));
+        }
+        if !SUPPORTED_LOCALES.contains(&self.themes.default_locale.as_str()) {
+            return Err(ConfigError::at(
+                "themes.default_locale",
+                format!("`{}` is not supported (choose from {})", self.themes.default_locale, SUPPORTED_LOCALES.join(", ")),
+            ));
+        }
+        if !(8..=64).contains(&self.passwords.min_length) {
+            return Err(ConfigError::at("passwords.min_length", "must be between 8 and 64"));
+        }
+        if self.passwords.min_score > 4 {
+            return Err(ConfigError::at("passwords.min_score", "must be between 0 and 4 (zxcvbn's scores)"));
+        }
         if !self.mail.from.contains('@') {
             return Err(ConfigError::at("mail.from", "must be a mail address, e.g. \"Poort <no-reply@example.com>\""));
         }
@@ -514,6 +580,12 @@ impl StaticClient {
         }
         Ok(())
     }
+}
+
+/// Whether a host name or address is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl ServerSettings {

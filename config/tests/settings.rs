@@ -152,6 +152,12 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[registration]\ninitial_access_token = \"short\"\n", "registration.initial_access_token", "16"),
         ("[registration]\nsecret_lifetime = \"later\"\n", "secret_lifetime", "not a duration"),
         ("[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"\"\n", "mail.smtp.host", "required"),
+        ("[mail.smtp]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "mail.smtp.security", "loopback"),
+        ("[mail.smtp]\nusername = \"poort\"\n", "mail.smtp.password", "go together"),
+        ("[themes]\ndir = \"/nonexistent/theme\"\n", "themes.dir", "not a folder"),
+        ("[themes]\ndefault_locale = \"de\"\n", "themes.default_locale", "en, nl"),
+        ("[passwords]\nmin_length = 4\n", "passwords.min_length", "between 8 and 64"),
+        ("[passwords]\nmin_score = 5\n", "passwords.min_score", "between 0 and 4"),
         (
             "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb#x\"]\n",
             "clients[0].redirect_uris",

@@ -54,14 +54,31 @@ impl Response {
         let status = response.status().as_u16();
         let url = response.url().clone();
         let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| Abort::Stop(format!("reading the response of {url}: {}", error_chain(&e))))?;
-        Ok(Self { status, url, headers, body })
+        let body = response.text().await.map_err(|e| {
+            Abort::Stop(format!(
+                "reading the response of {url}: {}",
+                error_chain(&e)
+            ))
+        })?;
+        Ok(Self {
+            status,
+            url,
+            headers,
+            body,
+        })
     }
 
     /// The media type, lower-cased, without parameters.
     pub fn media_type(&self) -> Option<String> {
         let value = self.headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-        Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        Some(
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        )
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -69,7 +86,8 @@ impl Response {
     }
 
     pub fn is_redirect(&self) -> bool {
-        matches!(self.status, 301 | 302 | 303 | 307 | 308) && self.headers.contains_key(header::LOCATION)
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+            && self.headers.contains_key(header::LOCATION)
     }
 
     /// The Location, resolved against the request URL.
@@ -79,7 +97,8 @@ impl Response {
     }
 
     pub fn is_html(&self) -> bool {
-        self.media_type().is_some_and(|t| t == "text/html" || t == "application/xhtml+xml")
+        self.media_type()
+            .is_some_and(|t| t == "text/html" || t == "application/xhtml+xml")
     }
 
     /// The body as a JSON object, when it is one.
@@ -92,15 +111,27 @@ impl Response {
 
     /// "HTTP 400 text/html “Title”": what the OP answered, for messages.
     pub fn describe(&self) -> String {
-        let media = self.media_type().unwrap_or_else(|| "no content type".into());
-        let title = if self.is_html() { html::title(&self.body).map(|t| format!(" “{t}”")).unwrap_or_default() } else { String::new() };
+        let media = self
+            .media_type()
+            .unwrap_or_else(|| "no content type".into());
+        let title = if self.is_html() {
+            html::title(&self.body)
+                .map(|t| format!(" “{t}”"))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let snippet = if !self.is_html() && !self.body.is_empty() {
             let short: String = self.body.chars().take(160).collect();
             format!(": {short}")
         } else {
             String::new()
         };
-        format!("HTTP {} {media}{title} at {}{snippet}", self.status, self.url[..Position::AfterPath].to_string())
+        format!(
+            "HTTP {} {media}{title} at {}{snippet}",
+            self.status,
+            &self.url[..Position::AfterPath]
+        )
     }
 }
 
@@ -110,7 +141,10 @@ pub enum ResponseMode {
     Query,
     Fragment,
     /// An auto-submitting form: its method and enctype as written in the page.
-    FormPost { method: String, enctype: Option<String> },
+    FormPost {
+        method: String,
+        enctype: Option<String>,
+    },
 }
 
 /// The authorization response as the client would receive it.
@@ -128,7 +162,10 @@ pub struct Callback {
 }
 
 fn to_map(pairs: &[(String, String)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
 }
 
 impl Callback {
@@ -192,7 +229,10 @@ pub struct LoginForm {
 
 impl Default for LoginForm {
     fn default() -> Self {
-        Self { username_field: "username".into(), password_field: "password".into() }
+        Self {
+            username_field: "username".into(),
+            password_field: "password".into(),
+        }
     }
 }
 
@@ -214,8 +254,14 @@ pub struct Interact {
 }
 
 impl Interact {
-    pub const USER: Interact = Interact { login: true, consent: true };
-    pub const NONE: Interact = Interact { login: false, consent: false };
+    pub const USER: Interact = Interact {
+        login: true,
+        consent: true,
+    };
+    pub const NONE: Interact = Interact {
+        login: false,
+        consent: false,
+    };
 }
 
 /// The first request of an authorization.
@@ -237,14 +283,26 @@ const MAX_STEPS: usize = 25;
 
 impl Browser {
     pub fn new(http: reqwest::Client, user: User) -> Self {
-        Self { http, cookies: BTreeMap::new(), user }
+        Self {
+            http,
+            cookies: BTreeMap::new(),
+            user,
+        }
     }
 
     fn cookie_header(&self, url: &Url) -> Option<HeaderValue> {
         let host = url.host_str()?;
-        let pairs: Vec<String> =
-            self.cookies.iter().filter(|((h, _), _)| h == host).map(|((_, name), value)| format!("{name}={value}")).collect();
-        if pairs.is_empty() { None } else { HeaderValue::from_str(&pairs.join("; ")).ok() }
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .filter(|((h, _), _)| h == host)
+            .map(|((_, name), value)| format!("{name}={value}"))
+            .collect();
+        if pairs.is_empty() {
+            None
+        } else {
+            HeaderValue::from_str(&pairs.join("; ")).ok()
+        }
     }
 
     fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
@@ -252,8 +310,13 @@ impl Browser {
         for value in headers.get_all(header::SET_COOKIE) {
             let Ok(text) = value.to_str() else { continue };
             let mut parts = text.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
-            let (name, value) = (name.trim().to_string(), value.trim().trim_matches('"').to_string());
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let (name, value) = (
+                name.trim().to_string(),
+                value.trim().trim_matches('"').to_string(),
+            );
             let expired = parts.any(|attribute| {
                 let attribute = attribute.trim().to_ascii_lowercase();
                 if let Some(age) = attribute.strip_prefix("max-age=") {
@@ -274,16 +337,31 @@ impl Browser {
     }
 
     /// One request with the jar's cookies; the response's cookies go into the jar.
-    pub async fn send(&mut self, method: Method, url: &Url, form: Option<&[(String, String)]>) -> Step<Response> {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        url: &Url,
+        form: Option<&[(String, String)]>,
+    ) -> Step<Response> {
         let mut request = self.http.request(method.clone(), url.clone());
         if let Some(cookie) = self.cookie_header(url) {
             request = request.header(header::COOKIE, cookie);
         }
         if let Some(form) = form {
-            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body);
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            request = request
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body);
         }
-        let response = request.send().await.map_err(|e| Abort::Stop(format!("{method} {}: {}", &url[..Position::AfterPath], error_chain(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            Abort::Stop(format!(
+                "{method} {}: {}",
+                &url[..Position::AfterPath],
+                error_chain(&e)
+            ))
+        })?;
         let response = Response::read(response).await?;
         self.store_cookies(url, &response.headers);
         Ok(response)
@@ -292,18 +370,32 @@ impl Browser {
     /// Drives an authorization from `start` until the client (whose URLs begin with
     /// `client_prefix`, the redirect URI without query) receives the response, or the OP shows
     /// a page the browser is not to handle.
-    pub async fn authorize(&mut self, start: Start, client_prefix: &str, interact: Interact) -> Step<Landing> {
+    pub async fn authorize(
+        &mut self,
+        start: Start,
+        client_prefix: &str,
+        interact: Interact,
+    ) -> Step<Landing> {
         let (mut method, mut url, mut form) = match start {
             Start::Get(url) => (Method::GET, url, None),
             Start::Post(url, form) => (Method::POST, url, Some(form)),
         };
-        let mut landing = Landing { end: End::Page(empty_response(&url)), login_forms: 0, consents: 0, trail: Vec::new() };
+        let mut landing = Landing {
+            end: End::Page(empty_response(&url)),
+            login_forms: 0,
+            consents: 0,
+            trail: Vec::new(),
+        };
         let mut logins = 0;
         for _ in 0..MAX_STEPS {
-            landing.trail.push(format!("{method} {}", &url[..Position::AfterPath]));
+            landing
+                .trail
+                .push(format!("{method} {}", &url[..Position::AfterPath]));
             let response = self.send(method.clone(), &url, form.as_deref()).await?;
             if response.is_redirect() {
-                let next = response.location().ok_or_else(|| Abort::Stop(format!("{} has an unusable Location", response.describe())))?;
+                let next = response.location().ok_or_else(|| {
+                    Abort::Stop(format!("{} has an unusable Location", response.describe()))
+                })?;
                 if is_client_url(&next, client_prefix) {
                     landing.end = End::Callback(callback_from_url(next));
                     return Ok(landing);
@@ -318,18 +410,26 @@ impl Browser {
             }
             if response.is_html() {
                 let forms = html::forms(&response.body);
-                if let Some(posted) = forms.iter().find(|f| action_url(f, &response.url).is_some_and(|a| is_client_url(&a, client_prefix))) {
+                if let Some(posted) = forms.iter().find(|f| {
+                    action_url(f, &response.url).is_some_and(|a| is_client_url(&a, client_prefix))
+                }) {
                     let action = action_url(posted, &response.url).expect("checked above");
                     landing.end = End::Callback(Callback {
                         query: action.query_pairs().into_owned().collect(),
                         url: action,
-                        mode: ResponseMode::FormPost { method: posted.method.clone(), enctype: posted.enctype.clone() },
+                        mode: ResponseMode::FormPost {
+                            method: posted.method.clone(),
+                            enctype: posted.enctype.clone(),
+                        },
                         fragment: Vec::new(),
                         form: posted.fields.clone(),
                     });
                     return Ok(landing);
                 }
-                if let Some(login) = forms.iter().find(|f| f.has_input(&self.user.form.password_field)) {
+                if let Some(login) = forms
+                    .iter()
+                    .find(|f| f.has_input(&self.user.form.password_field))
+                {
                     landing.login_forms += 1;
                     if !interact.login || logins >= 2 {
                         landing.end = End::Page(response);
@@ -337,9 +437,18 @@ impl Browser {
                     }
                     logins += 1;
                     let mut fields = login.fields.clone();
-                    set_field(&mut fields, &self.user.form.username_field, &self.user.username);
-                    set_field(&mut fields, &self.user.form.password_field, &self.user.password);
-                    if let Some(button) = login.buttons.iter().find(|(_, v)| !looks_like_cancel(v)) {
+                    set_field(
+                        &mut fields,
+                        &self.user.form.username_field,
+                        &self.user.username,
+                    );
+                    set_field(
+                        &mut fields,
+                        &self.user.form.password_field,
+                        &self.user.password,
+                    );
+                    if let Some(button) = login.buttons.iter().find(|(_, v)| !looks_like_cancel(v))
+                    {
                         fields.push(button.clone());
                     }
                     (method, url, form) = submission(login, &response.url, fields)?;
@@ -360,17 +469,27 @@ impl Browser {
             landing.end = End::Page(response);
             return Ok(landing);
         }
-        Err(Abort::Stop(format!("the authorization did not end after {MAX_STEPS} requests: {}", landing.trail.join(" → "))))
+        Err(Abort::Stop(format!(
+            "the authorization did not end after {MAX_STEPS} requests: {}",
+            landing.trail.join(" → ")
+        )))
     }
 }
 
 fn empty_response(url: &Url) -> Response {
-    Response { status: 0, url: url.clone(), headers: HeaderMap::new(), body: String::new() }
+    Response {
+        status: 0,
+        url: url.clone(),
+        headers: HeaderMap::new(),
+        body: String::new(),
+    }
 }
 
 fn looks_like_cancel(value: &str) -> bool {
     let v = value.to_ascii_lowercase();
-    ["cancel", "deny", "reject", "abort", "back"].iter().any(|w| v.contains(w))
+    ["cancel", "deny", "reject", "abort", "back"]
+        .iter()
+        .any(|w| v.contains(w))
 }
 
 fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
@@ -387,9 +506,13 @@ fn action_url(form: &Form, page: &Url) -> Option<Url> {
     }
 }
 
+/// A request the browser makes next: method, URL, and the form body of a POST.
+type Request = (Method, Url, Option<Vec<(String, String)>>);
+
 /// The request a browser makes when it submits `form` with `fields`.
-fn submission(form: &Form, page: &Url, fields: Vec<(String, String)>) -> Step<(Method, Url, Option<Vec<(String, String)>>)> {
-    let mut action = action_url(form, page).ok_or_else(|| Abort::Stop(format!("a form on {page} has an unusable action")))?;
+fn submission(form: &Form, page: &Url, fields: Vec<(String, String)>) -> Step<Request> {
+    let mut action = action_url(form, page)
+        .ok_or_else(|| Abort::Stop(format!("a form on {page} has an unusable action")))?;
     if form.method == "post" {
         Ok((Method::POST, action, Some(fields)))
     } else {
@@ -410,10 +533,26 @@ fn is_client_url(url: &Url, client_prefix: &str) -> bool {
 
 fn callback_from_url(url: Url) -> Callback {
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let fragment: Vec<(String, String)> =
-        url.fragment().map(|f| url::form_urlencoded::parse(f.as_bytes()).into_owned().collect()).unwrap_or_default();
-    let mode = if fragment.is_empty() { ResponseMode::Query } else { ResponseMode::Fragment };
-    Callback { url, mode, query, fragment, form: Vec::new() }
+    let fragment: Vec<(String, String)> = url
+        .fragment()
+        .map(|f| {
+            url::form_urlencoded::parse(f.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mode = if fragment.is_empty() {
+        ResponseMode::Query
+    } else {
+        ResponseMode::Fragment
+    };
+    Callback {
+        url,
+        mode,
+        query,
+        fragment,
+        form: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -425,26 +564,232 @@ mod tests {
         let cb = callback_from_url(Url::parse("https://rp/cb?bar=foo&code=c&state=s").unwrap());
         assert_eq!(cb.mode, ResponseMode::Query);
         assert_eq!(cb.params()["code"], "c");
-        let cb = callback_from_url(Url::parse("https://rp/cb#error=login_required&state=s%2B").unwrap());
+        let cb =
+            callback_from_url(Url::parse("https://rp/cb#error=login_required&state=s%2B").unwrap());
         assert_eq!(cb.mode, ResponseMode::Fragment);
         assert_eq!(cb.params()["state"], "s+");
-        assert!(is_client_url(&Url::parse("https://rp/cb/extra?x").unwrap(), "https://rp/cb"));
-        assert!(!is_client_url(&Url::parse("https://op/cb").unwrap(), "https://rp/cb"));
+        assert!(is_client_url(
+            &Url::parse("https://rp/cb/extra?x").unwrap(),
+            "https://rp/cb"
+        ));
+        assert!(!is_client_url(
+            &Url::parse("https://op/cb").unwrap(),
+            "https://rp/cb"
+        ));
     }
 
     #[test]
     fn keeps_and_drops_cookies() {
-        let mut browser = Browser::new(reqwest::Client::new(), User { username: "u".into(), password: "p".into(), form: LoginForm::default() });
+        let mut browser = Browser::new(
+            reqwest::Client::new(),
+            User {
+                username: "u".into(),
+                password: "p".into(),
+                form: LoginForm::default(),
+            },
+        );
         let url = Url::parse("https://op/x").unwrap();
         let mut headers = HeaderMap::new();
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("sid=abc; Path=/; HttpOnly; Secure"));
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("sid=abc; Path=/; HttpOnly; Secure"),
+        );
         headers.append(header::SET_COOKIE, HeaderValue::from_static("csrf=1"));
         browser.store_cookies(&url, &headers);
         assert_eq!(browser.cookie_header(&url).unwrap(), "csrf=1; sid=abc");
         let mut headers = HeaderMap::new();
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("sid=; Max-Age=0"));
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("sid=; Max-Age=0"),
+        );
         browser.store_cookies(&url, &headers);
         assert_eq!(browser.cookie_header(&url).unwrap(), "csrf=1");
-        assert!(browser.cookie_header(&Url::parse("https://elsewhere/").unwrap()).is_none());
+        assert!(
+            browser
+                .cookie_header(&Url::parse("https://elsewhere/").unwrap())
+                .is_none()
+        );
+    }
+}
+
+#[cfg(test)]
+mod scripted_op {
+    //! The browser against a tiny scripted OP on loopback: redirects, cookies, the login form
+    //! with its hidden fields, consent, and a form_post response; and an error page.
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap();
+            buffer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buffer).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buffer.len() >= end + 4 + length || n == 0 {
+                    return text;
+                }
+            }
+            if n == 0 {
+                return text;
+            }
+        }
+    }
+
+    fn respond(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let mut out = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(body);
+        out
+    }
+
+    /// Serves the scripted OP; returns its base URL.
+    async fn start() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let request = read_request(&mut stream).await;
+                let line = request.lines().next().unwrap_or("").to_string();
+                let cookie_ok = request.contains("op_session=s1");
+                let html = [("Content-Type", "text/html; charset=utf-8")];
+                let response = if line.starts_with("GET /authorize?bad") {
+                    respond(
+                        "400 Bad Request",
+                        &html,
+                        "<html><head><title>Sign-in error</title></head><body>unknown redirect_uri</body></html>",
+                    )
+                } else if line.starts_with("GET /authorize") {
+                    respond(
+                        "302 Found",
+                        &[
+                            ("Location", "/login?ticket=t1"),
+                            ("Set-Cookie", "op_session=s1; Path=/; HttpOnly"),
+                        ],
+                        "",
+                    )
+                } else if line.starts_with("GET /login") && cookie_ok {
+                    respond(
+                        "200 OK",
+                        &html,
+                        r#"<form method="post" action="login"><input type="hidden" name="ticket" value="t1"><input type="hidden" name="csrf_token" value="c&amp;1"><input name="username"><input type="password" name="password"><button type="submit">Sign in</button></form>"#,
+                    )
+                } else if line.starts_with("POST /login")
+                    && request.ends_with("ticket=t1&csrf_token=c%261&username=ann&password=secret")
+                {
+                    respond("303 See Other", &[("Location", "/consent")], "")
+                } else if line.starts_with("POST /login") {
+                    respond(
+                        "401 Unauthorized",
+                        &html,
+                        r#"<form method="post" action="/login"><input name="username"><input type="password" name="password"></form>"#,
+                    )
+                } else if line.starts_with("GET /consent") && cookie_ok {
+                    respond(
+                        "200 OK",
+                        &html,
+                        r#"<form method="post"><input type="hidden" name="csrf_token" value="c2"><button name="decision" value="deny">No</button><button name="decision" value="allow">Yes</button></form>"#,
+                    )
+                } else if line.starts_with("POST /consent")
+                    && request.ends_with("csrf_token=c2&decision=allow")
+                {
+                    respond(
+                        "200 OK",
+                        &html,
+                        r#"<html><body onload="document.forms[0].submit()"><form method="post" action="https://rp.example/cb?bar=foo"><input type="hidden" name="code" value="the-code"><input type="hidden" name="state" value="st"></form></body></html>"#,
+                    )
+                } else {
+                    respond(
+                        "500 Internal Server Error",
+                        &[],
+                        &format!("unexpected: {line}"),
+                    )
+                };
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    fn browser(password: &str) -> Browser {
+        let user = User {
+            username: "ann".into(),
+            password: password.into(),
+            form: LoginForm::default(),
+        };
+        Browser::new(http_client(None).unwrap(), user)
+    }
+
+    #[tokio::test]
+    async fn signs_in_consents_and_reads_a_form_post_response() {
+        let base = start().await;
+        let start = Start::Get(Url::parse(&format!("{base}/authorize?client_id=c")).unwrap());
+        let landing = browser("secret")
+            .authorize(start, "https://rp.example/cb", Interact::USER)
+            .await
+            .unwrap();
+        assert_eq!(
+            (landing.login_forms, landing.consents),
+            (1, 1),
+            "{:?}",
+            landing.trail
+        );
+        let callback = landing.callback().expect("back at the client");
+        assert_eq!(
+            callback.mode,
+            ResponseMode::FormPost {
+                method: "post".into(),
+                enctype: None
+            }
+        );
+        assert_eq!(callback.params()["code"], "the-code");
+        assert_eq!(callback.query_map()["bar"], "foo");
+    }
+
+    #[tokio::test]
+    async fn stops_at_an_error_page_a_refused_login_or_a_login_it_may_not_fill() {
+        let base = start().await;
+        let bad = Start::Get(Url::parse(&format!("{base}/authorize?bad")).unwrap());
+        let landing = browser("secret")
+            .authorize(bad, "https://rp.example/cb", Interact::USER)
+            .await
+            .unwrap();
+        match &landing.end {
+            End::Page(page) => assert_eq!(
+                (page.status, html::title(&page.body).as_deref()),
+                (400, Some("Sign-in error"))
+            ),
+            other => panic!("{other:?}"),
+        }
+        let start = || Start::Get(Url::parse(&format!("{base}/authorize?client_id=c")).unwrap());
+        let landing = browser("wrong")
+            .authorize(start(), "https://rp.example/cb", Interact::USER)
+            .await
+            .unwrap();
+        assert!(matches!(landing.end, End::Page(ref p) if p.status == 401));
+        assert_eq!(landing.login_forms, 3, "the form came back after two tries");
+        let landing = browser("secret")
+            .authorize(start(), "https://rp.example/cb", Interact::NONE)
+            .await
+            .unwrap();
+        assert!(matches!(landing.end, End::Page(ref p) if p.status == 200));
+        assert_eq!(landing.login_forms, 1);
     }
 }

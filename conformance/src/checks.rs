@@ -9,7 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// The clock skew the suite tolerates, in seconds.
@@ -17,7 +20,21 @@ pub const SKEW: i64 = 5 * 60;
 
 /// Claims that belong to the protocol, not to the user.
 pub const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "c_hash", "at_hash", "s_hash", "jti", "nbf",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "c_hash",
+    "at_hash",
+    "s_hash",
+    "jti",
+    "nbf",
     "verified_claims",
 ];
 
@@ -36,25 +53,36 @@ pub struct IdTokenRules<'a> {
 }
 
 fn number(claims: &Map<String, Value>, name: &str) -> Option<i64> {
-    claims.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    claims
+        .get(name)
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }
 
 /// Every standard ID-token check (all failures), signature included. A token that does not even
 /// decode stops the module.
 pub fn check_id_token(log: &mut Log, token: &str, rules: &IdTokenRules<'_>) -> Step<Jwt> {
-    let jwt = jose::decode(token).map_err(|e| Abort::Stop(format!("the id_token does not decode: {e}")))?;
+    let jwt = jose::decode(token)
+        .map_err(|e| Abort::Stop(format!("the id_token does not decode: {e}")))?;
     let claims = &jwt.claims;
     let now = now();
 
     match claims.get("iss").and_then(Value::as_str) {
         Some(iss) => {
-            log.check(iss == rules.issuer, Severity::Failure, format!("id_token iss `{iss}` is not the issuer `{}`", rules.issuer));
+            log.check(
+                iss == rules.issuer,
+                Severity::Failure,
+                format!("id_token iss `{iss}` is not the issuer `{}`", rules.issuer),
+            );
         }
         None => log.fail("the id_token has no iss"),
     }
     match claims.get("aud") {
         Some(Value::String(aud)) => {
-            log.check(aud == rules.client_id, Severity::Failure, format!("id_token aud `{aud}` is not the client id"));
+            log.check(
+                aud == rules.client_id,
+                Severity::Failure,
+                format!("id_token aud `{aud}` is not the client id"),
+            );
         }
         Some(Value::Array(auds)) => {
             log.check(
@@ -67,22 +95,42 @@ pub fn check_id_token(log: &mut Log, token: &str, rules: &IdTokenRules<'_>) -> S
     }
     match number(claims, "exp") {
         Some(exp) => {
-            log.check(exp + SKEW > now, Severity::Failure, format!("the id_token has expired (exp {exp}, now {now})"));
-            log.check(exp < now + 50 * 365 * 86400, Severity::Failure, "the id_token exp is more than 50 years ahead");
+            log.check(
+                exp + SKEW > now,
+                Severity::Failure,
+                format!("the id_token has expired (exp {exp}, now {now})"),
+            );
+            log.check(
+                exp < now + 50 * 365 * 86400,
+                Severity::Failure,
+                "the id_token exp is more than 50 years ahead",
+            );
         }
         None => log.fail("the id_token has no numeric exp"),
     }
     match number(claims, "iat") {
         Some(iat) => {
-            log.check((iat - now).abs() <= SKEW, Severity::Failure, format!("the id_token iat {iat} is not within 5 minutes of now ({now})"));
+            log.check(
+                (iat - now).abs() <= SKEW,
+                Severity::Failure,
+                format!("the id_token iat {iat} is not within 5 minutes of now ({now})"),
+            );
         }
         None => log.fail("the id_token has no numeric iat"),
     }
     if let Some(value) = claims.get("auth_time") {
         match number(claims, "auth_time") {
             Some(auth_time) => {
-                log.check(auth_time <= now + SKEW, Severity::Failure, "the id_token auth_time is in the future");
-                log.check(auth_time >= now - 366 * 86400, Severity::Failure, "the id_token auth_time is more than a year ago");
+                log.check(
+                    auth_time <= now + SKEW,
+                    Severity::Failure,
+                    "the id_token auth_time is in the future",
+                );
+                log.check(
+                    auth_time >= now - 366 * 86400,
+                    Severity::Failure,
+                    "the id_token auth_time is more than a year ago",
+                );
             }
             None => log.fail(format!("the id_token auth_time is not a number: {value}")),
         }
@@ -104,9 +152,15 @@ pub fn check_id_token(log: &mut Log, token: &str, rules: &IdTokenRules<'_>) -> S
     if !rules.ignore_nonce {
         match (rules.nonce, claims.get("nonce")) {
             (Some(sent), Some(Value::String(got))) => {
-                log.check(got == sent, Severity::Failure, format!("the id_token nonce `{got}` is not the one sent (`{sent}`)"));
+                log.check(
+                    got == sent,
+                    Severity::Failure,
+                    format!("the id_token nonce `{got}` is not the one sent (`{sent}`)"),
+                );
             }
-            (Some(_), other) => log.fail(format!("the id_token nonce is missing or not a string ({other:?})")),
+            (Some(_), other) => log.fail(format!(
+                "the id_token nonce is missing or not a string ({other:?})"
+            )),
             (None, Some(_)) => log.fail("the id_token carries a nonce although none was sent"),
             (None, None) => {}
         }
@@ -123,8 +177,16 @@ pub fn check_id_token(log: &mut Log, token: &str, rules: &IdTokenRules<'_>) -> S
 pub fn check_sub(log: &mut Log, sub: Option<&Value>, source: &str) {
     match sub {
         Some(Value::String(sub)) => {
-            log.check(!sub.is_empty(), Severity::Failure, format!("the {source} sub is empty"));
-            log.check(sub.len() <= 255, Severity::Failure, format!("the {source} sub is longer than 255 characters"));
+            log.check(
+                !sub.is_empty(),
+                Severity::Failure,
+                format!("the {source} sub is empty"),
+            );
+            log.check(
+                sub.len() <= 255,
+                Severity::Failure,
+                format!("the {source} sub is longer than 255 characters"),
+            );
             log.check(
                 sub.bytes().all(|b| (0x20..=0x7e).contains(&b)),
                 Severity::Failure,
@@ -153,7 +215,14 @@ const STRING_CLAIMS: &[&str] = &[
     "phone_number",
 ];
 
-const ADDRESS_MEMBERS: &[&str] = &["formatted", "street_address", "locality", "region", "postal_code", "country"];
+const ADDRESS_MEMBERS: &[&str] = &[
+    "formatted",
+    "street_address",
+    "locality",
+    "region",
+    "postal_code",
+    "country",
+];
 
 /// The identity claims' types: strings non-blank and not "null", `*_verified` booleans,
 /// `updated_at` a plausible number, `birthdate` a date, `address` an object of strings.
@@ -163,28 +232,46 @@ pub fn check_identity_claims(log: &mut Log, claims: &Map<String, Value>, source:
         if let Some(value) = claims.get(*name) {
             match value {
                 Value::String(s) if !s.trim().is_empty() && s != "null" => {}
-                other => log.fail(format!("the {source} claim {name} is not a non-blank string: {other}")),
+                other => log.fail(format!(
+                    "the {source} claim {name} is not a non-blank string: {other}"
+                )),
             }
         }
     }
     for name in ["email_verified", "phone_number_verified"] {
         if let Some(value) = claims.get(name) {
-            log.check(value.is_boolean(), Severity::Failure, format!("the {source} claim {name} is not a boolean: {value}"));
+            log.check(
+                value.is_boolean(),
+                Severity::Failure,
+                format!("the {source} claim {name} is not a boolean: {value}"),
+            );
         }
     }
     if let Some(value) = claims.get("updated_at") {
         match value.as_f64() {
             Some(t) => {
-                log.check(t as i64 <= now() + SKEW, Severity::Failure, format!("the {source} updated_at {t} is in the future"));
-                log.check(t >= 631_152_000.0, Severity::Failure, format!("the {source} updated_at {t} is before 1990"));
+                log.check(
+                    t as i64 <= now() + SKEW,
+                    Severity::Failure,
+                    format!("the {source} updated_at {t} is in the future"),
+                );
+                log.check(
+                    t >= 631_152_000.0,
+                    Severity::Failure,
+                    format!("the {source} updated_at {t} is before 1990"),
+                );
             }
-            None => log.fail(format!("the {source} claim updated_at is not a number: {value}")),
+            None => log.fail(format!(
+                "the {source} claim updated_at is not a number: {value}"
+            )),
         }
     }
     if let Some(value) = claims.get("birthdate") {
         match value.as_str() {
             Some(date) if valid_birthdate(date) => {}
-            _ => log.fail(format!("the {source} birthdate is not YYYY-MM-DD, 0000-MM-DD or YYYY: {value}")),
+            _ => log.fail(format!(
+                "the {source} birthdate is not YYYY-MM-DD, 0000-MM-DD or YYYY: {value}"
+            )),
         }
     }
     if let Some(value) = claims.get("address") {
@@ -194,7 +281,9 @@ pub fn check_identity_claims(log: &mut Log, claims: &Map<String, Value>, source:
                     if ADDRESS_MEMBERS.contains(&member.as_str()) {
                         match v {
                             Value::String(s) if !s.trim().is_empty() => {}
-                            other => log.fail(format!("the {source} address.{member} is not a non-blank string: {other}")),
+                            other => log.fail(format!(
+                                "the {source} address.{member} is not a non-blank string: {other}"
+                            )),
                         }
                     }
                 }
@@ -246,16 +335,24 @@ pub fn check_half_hash(log: &mut Log, jwt: &Jwt, claim: &str, value: Option<&str
     match (present, value) {
         (None, _) => {
             if required {
-                log.fail(format!("the id_token has no {claim}, which this response type requires"));
+                log.fail(format!(
+                    "the id_token has no {claim}, which this response type requires"
+                ));
             }
         }
         (Some(got), Some(value)) => {
             let alg = jwt.alg().unwrap_or("");
             match jose::half_hash(alg, value) {
                 Some(expected) => {
-                    log.check(got.as_str() == Some(expected.as_str()), Severity::Failure, format!("the id_token {claim} does not match (alg {alg})"));
+                    log.check(
+                        got.as_str() == Some(expected.as_str()),
+                        Severity::Failure,
+                        format!("the id_token {claim} does not match (alg {alg})"),
+                    );
                 }
-                None => log.fail(format!("cannot check {claim}: no hash is defined for alg `{alg}`")),
+                None => log.fail(format!(
+                    "cannot check {claim}: no hash is defined for alg `{alg}`"
+                )),
             }
         }
         (Some(_), None) => {}
@@ -264,7 +361,8 @@ pub fn check_half_hash(log: &mut Log, jwt: &Jwt, claim: &str, value: Option<&str
 
 /// RFC 6749's characters for `error` and `error_description`: %x20-21 / %x23-5B / %x5D-7E.
 fn legal_error_text(text: &str) -> bool {
-    text.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+    text.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// The syntax of `error`, `error_description` and `error_uri` in an error response
@@ -273,45 +371,101 @@ pub fn check_error_fields(log: &mut Log, params: &Map<String, Value>) {
     if let Some(error) = params.get("error") {
         match error.as_str() {
             Some(e) if !e.is_empty() && legal_error_text(e) => {}
-            _ => log.fail(format!("`error` has illegal characters or is not a string: {error}")),
+            _ => log.fail(format!(
+                "`error` has illegal characters or is not a string: {error}"
+            )),
         }
     }
     if let Some(description) = params.get("error_description") {
         match description.as_str() {
             Some(d) => {
                 let has_control_whitespace = d.contains(['\r', '\n', '\t']);
-                log.check(!has_control_whitespace, Severity::Warning, "error_description contains CR, LF or TAB");
-                let rest: String = d.chars().filter(|c| !matches!(c, '\r' | '\n' | '\t')).collect();
-                log.check(legal_error_text(&rest), Severity::Failure, format!("error_description has illegal characters: {d:?}"));
+                log.check(
+                    !has_control_whitespace,
+                    Severity::Warning,
+                    "error_description contains CR, LF or TAB",
+                );
+                let rest: String = d
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
+                    .collect();
+                log.check(
+                    legal_error_text(&rest),
+                    Severity::Failure,
+                    format!("error_description has illegal characters: {d:?}"),
+                );
             }
             None => log.fail("error_description is not a string"),
         }
     }
     if let Some(uri) = params.get("error_uri") {
         let ok = uri.as_str().is_some_and(|u| url::Url::parse(u).is_ok());
-        log.check(ok, Severity::Failure, format!("error_uri is not a valid URI: {uri}"));
+        log.check(
+            ok,
+            Severity::Failure,
+            format!("error_uri is not a valid URI: {uri}"),
+        );
     }
 }
 
 /// The generic checks of an authorization error response.
-pub fn check_authorization_error(log: &mut Log, params: &Map<String, Value>, sent_state: Option<&str>, issuer: &str) {
+pub fn check_authorization_error(
+    log: &mut Log,
+    params: &Map<String, Value>,
+    sent_state: Option<&str>,
+    issuer: &str,
+) {
     let state = params.get("state").and_then(Value::as_str);
     match sent_state {
         Some(sent) => {
-            log.check(state == Some(sent), Severity::Failure, format!("the error response's state {state:?} is not the one sent"));
+            log.check(
+                state == Some(sent),
+                Severity::Failure,
+                format!("the error response's state {state:?} is not the one sent"),
+            );
         }
         None => {
-            log.check(state.is_none(), Severity::Failure, "the error response carries a state although none was sent");
+            log.check(
+                state.is_none(),
+                Severity::Failure,
+                "the error response carries a state although none was sent",
+            );
         }
     }
     if let Some(iss) = params.get("iss") {
-        log.check(iss.as_str() == Some(issuer), Severity::Failure, format!("the error response's iss {iss} is not the issuer"));
+        log.check(
+            iss.as_str() == Some(issuer),
+            Severity::Failure,
+            format!("the error response's iss {iss} is not the issuer"),
+        );
     }
-    log.check(params.contains_key("error"), Severity::Failure, "the error response has no `error`");
-    log.check(!params.contains_key("code"), Severity::Failure, "the error response carries a `code`");
-    let allowed = ["error", "error_description", "error_uri", "state", "session_state", "iss"];
-    let extra: Vec<&String> = params.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
-    log.check(extra.is_empty(), Severity::Warning, format!("the error response has unexpected parameters {extra:?}"));
+    log.check(
+        params.contains_key("error"),
+        Severity::Failure,
+        "the error response has no `error`",
+    );
+    log.check(
+        !params.contains_key("code"),
+        Severity::Failure,
+        "the error response carries a `code`",
+    );
+    let allowed = [
+        "error",
+        "error_description",
+        "error_uri",
+        "state",
+        "session_state",
+        "iss",
+    ];
+    let extra: Vec<&String> = params
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .collect();
+    log.check(
+        extra.is_empty(),
+        Severity::Warning,
+        format!("the error response has unexpected parameters {extra:?}"),
+    );
     check_error_fields(log, params);
 }
 
@@ -324,17 +478,33 @@ pub fn legal_token_chars(token: &str) -> bool {
 /// more than 96 bits of estimated entropy.
 pub fn check_entropy(log: &mut Log, what: &str, value: &str, check_length: bool) {
     if check_length {
-        log.check(value.len() >= 16, Severity::Failure, format!("the {what} is shorter than 16 bytes"));
+        log.check(
+            value.len() >= 16,
+            Severity::Failure,
+            format!("the {what} is shorter than 16 bytes"),
+        );
     }
     let bits = jose::entropy_bits(value);
-    log.check(bits > 96.0, Severity::Failure, format!("the {what} has only about {bits:.0} bits of entropy (more than 96 needed)"));
+    log.check(
+        bits > 96.0,
+        Severity::Failure,
+        format!("the {what} has only about {bits:.0} bits of entropy (more than 96 needed)"),
+    );
 }
 
 /// The userinfo checks shared by every module that calls it on a JSON response.
-pub fn check_userinfo_claims(log: &mut Log, claims: &Map<String, Value>, id_token_sub: Option<&str>) {
+pub fn check_userinfo_claims(
+    log: &mut Log,
+    claims: &Map<String, Value>,
+    id_token_sub: Option<&str>,
+) {
     check_sub(log, claims.get("sub"), "userinfo response");
     if let (Some(sub), Some(expected)) = (claims.get("sub").and_then(Value::as_str), id_token_sub) {
-        log.check(sub == expected, Severity::Failure, format!("the userinfo sub `{sub}` differs from the id_token sub `{expected}`"));
+        log.check(
+            sub == expected,
+            Severity::Failure,
+            format!("the userinfo sub `{sub}` differs from the id_token sub `{expected}`"),
+        );
     }
     check_identity_claims(log, claims, "userinfo response");
     let names = claims.get("_claim_names");
@@ -344,7 +514,11 @@ pub fn check_userinfo_claims(log: &mut Log, claims: &Map<String, Value>, id_toke
         (Some(Value::Object(names)), Some(Value::Object(sources))) => {
             for (claim, source) in names {
                 let known = source.as_str().is_some_and(|s| sources.contains_key(s));
-                log.check(known, Severity::Failure, format!("_claim_names.{claim} names no entry of _claim_sources"));
+                log.check(
+                    known,
+                    Severity::Failure,
+                    format!("_claim_names.{claim} names no entry of _claim_sources"),
+                );
             }
         }
         _ => log.fail("_claim_names and _claim_sources must both be objects, or both absent"),
@@ -385,21 +559,44 @@ mod tests {
                 claims.insert(k.clone(), v.clone());
             }
         }
-        (jose::sign_rs256(&claims, private).unwrap(), vec![Value::Object(public.as_ref().clone())])
+        (
+            jose::sign_rs256(&claims, private).unwrap(),
+            vec![Value::Object(public.as_ref().clone())],
+        )
     }
 
     fn failures(overrides: serde_json::Value, nonce: Option<&str>) -> Vec<String> {
         let (token, keys) = signed(overrides);
         let mut log = Log::default();
-        let rules = IdTokenRules { issuer: "https://op.example", client_id: "client", nonce, ignore_nonce: false, requested_acrs: None, keys: &keys };
+        let rules = IdTokenRules {
+            issuer: "https://op.example",
+            client_id: "client",
+            nonce,
+            ignore_nonce: false,
+            requested_acrs: None,
+            keys: &keys,
+        };
         check_id_token(&mut log, &token, &rules).unwrap();
-        log.findings.into_iter().filter(|f| f.severity == Severity::Failure).map(|f| f.message).collect()
+        log.findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Failure)
+            .map(|f| f.message)
+            .collect()
     }
 
     #[test]
     fn a_good_id_token_passes_every_check() {
-        assert_eq!(failures(serde_json::json!({}), Some("n0nce")), Vec::<String>::new());
-        assert_eq!(failures(serde_json::json!({"aud": ["other", "client"], "nonce": null}), None), Vec::<String>::new());
+        assert_eq!(
+            failures(serde_json::json!({}), Some("n0nce")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            failures(
+                serde_json::json!({"aud": ["other", "client"], "nonce": null}),
+                None
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -420,16 +617,25 @@ mod tests {
             (serde_json::json!({"sub": "é"}), "printable ASCII"),
             (serde_json::json!({"acr": ""}), "acr"),
             (serde_json::json!({"name": "null"}), "name"),
-            (serde_json::json!({"email_verified": "true"}), "email_verified"),
+            (
+                serde_json::json!({"email_verified": "true"}),
+                "email_verified",
+            ),
             (serde_json::json!({"birthdate": "29-02-1980"}), "birthdate"),
             (serde_json::json!({"updated_at": "yesterday"}), "updated_at"),
             (serde_json::json!({"address": "Damrak 1"}), "address"),
         ];
         for (overrides, expected) in cases {
             let found = failures(overrides.clone(), Some("n0nce"));
-            assert!(found.iter().any(|m| m.contains(expected)), "{overrides} should fail on `{expected}`: {found:?}");
+            assert!(
+                found.iter().any(|m| m.contains(expected)),
+                "{overrides} should fail on `{expected}`: {found:?}"
+            );
         }
-        assert!(!failures(serde_json::json!({}), None).is_empty(), "a nonce that was never sent");
+        assert!(
+            !failures(serde_json::json!({}), None).is_empty(),
+            "a nonce that was never sent"
+        );
     }
 
     #[test]
@@ -438,12 +644,26 @@ mod tests {
         let (_, other_public) = jose::generate_client_key().unwrap();
         let mut other = other_public.as_ref().clone();
         // Same kid as the signing key, different key material.
-        other.insert("kid".into(), jose::decode(&token).unwrap().header["kid"].clone());
+        other.insert(
+            "kid".into(),
+            jose::decode(&token).unwrap().header["kid"].clone(),
+        );
         let keys = vec![Value::Object(other)];
         let mut log = Log::default();
-        let rules = IdTokenRules { issuer: "https://op.example", client_id: "client", nonce: Some("n0nce"), ignore_nonce: false, requested_acrs: None, keys: &keys };
+        let rules = IdTokenRules {
+            issuer: "https://op.example",
+            client_id: "client",
+            nonce: Some("n0nce"),
+            ignore_nonce: false,
+            requested_acrs: None,
+            keys: &keys,
+        };
         check_id_token(&mut log, &token, &rules).unwrap();
-        assert!(log.findings.iter().any(|f| f.message.contains("signature")), "{:?}", log.findings);
+        assert!(
+            log.findings.iter().any(|f| f.message.contains("signature")),
+            "{:?}",
+            log.findings
+        );
         let mut log = Log::default();
         assert!(check_id_token(&mut log, "not.a-jwt", &rules).is_err());
     }
@@ -466,8 +686,10 @@ mod tests {
     #[test]
     fn error_fields() {
         let mut log = Log::default();
-        let params: Map<String, Value> =
-            serde_json::from_str(r#"{"error":"invalid_request","error_description":"a \"quoted\" thing","state":"s"}"#).unwrap();
+        let params: Map<String, Value> = serde_json::from_str(
+            r#"{"error":"invalid_request","error_description":"a \"quoted\" thing","state":"s"}"#,
+        )
+        .unwrap();
         check_authorization_error(&mut log, &params, Some("s"), "https://op");
         assert!(log.failed(), "a double quote is not allowed");
         let mut log = Log::default();

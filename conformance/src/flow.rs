@@ -45,17 +45,27 @@ impl AuthRequest {
     /// Adds an S256 PKCE challenge (and keeps the verifier for the token request).
     pub fn with_pkce(mut self) -> Self {
         let verifier = jose::b64(random::bytes(32));
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.as_bytes()));
         self.extra.push(("code_challenge".into(), challenge));
-        self.extra.push(("code_challenge_method".into(), "S256".into()));
+        self.extra
+            .push(("code_challenge_method".into(), "S256".into()));
         self.code_verifier = Some(verifier);
         self
     }
 
     /// Every parameter as (name, value), sorted by name (reversed when asked).
     pub fn params(&self) -> Vec<(String, String)> {
-        let mut params: Vec<(String, String)> = vec![("client_id".into(), self.client.id.clone()), ("redirect_uri".into(), self.redirect_uri.clone())];
-        let optional = [("response_type", &self.response_type), ("scope", &self.scope), ("state", &self.state), ("nonce", &self.nonce)];
+        let mut params: Vec<(String, String)> = vec![
+            ("client_id".into(), self.client.id.clone()),
+            ("redirect_uri".into(), self.redirect_uri.clone()),
+        ];
+        let optional = [
+            ("response_type", &self.response_type),
+            ("scope", &self.scope),
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+        ];
         for (name, value) in optional {
             if let Some(value) = value {
                 params.push((name.into(), value.clone()));
@@ -74,7 +84,10 @@ impl AuthRequest {
         let mut claims = Map::new();
         for (name, value) in self.params() {
             let value = match name.as_str() {
-                "max_age" => value.parse::<i64>().map(Value::from).unwrap_or(Value::String(value)),
+                "max_age" => value
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(value)),
                 "claims" => serde_json::from_str(&value).unwrap_or(Value::String(value)),
                 _ => Value::String(value),
             };
@@ -91,7 +104,12 @@ impl AuthRequest {
         let mut params: Vec<(String, String)> = self
             .params()
             .into_iter()
-            .filter(|(n, _)| matches!(n.as_str(), "response_type" | "client_id" | "scope" | "redirect_uri"))
+            .filter(|(n, _)| {
+                matches!(
+                    n.as_str(),
+                    "response_type" | "client_id" | "scope" | "redirect_uri"
+                )
+            })
             .collect();
         params.push((name.into(), value.into()));
         params.sort_by(|a, b| a.0.cmp(&b.0));
@@ -164,7 +182,11 @@ impl Ctx {
             scope: Some("openid".into()),
             state: Some(random::alphanumeric(10)),
             nonce: Some(random::alphanumeric(10)),
-            extra: if self.cfg().form_post { vec![("response_mode".into(), "form_post".into())] } else { Vec::new() },
+            extra: if self.cfg().form_post {
+                vec![("response_mode".into(), "form_post".into())]
+            } else {
+                Vec::new()
+            },
             code_verifier: None,
             post: false,
             reverse: false,
@@ -175,13 +197,19 @@ impl Ctx {
     /// The registered redirect URI without query and fragment: every URL that starts with it is
     /// the client.
     pub fn client_prefix(&self) -> String {
-        let url = Url::parse(&self.cfg().redirect_uri).map(|u| crate::browser::base_of(&u).to_string());
+        let url =
+            Url::parse(&self.cfg().redirect_uri).map(|u| crate::browser::base_of(&u).to_string());
         url.unwrap_or_else(|_| self.cfg().redirect_uri.clone())
     }
 
     /// Sends `params` to the authorization endpoint (a GET with a query, or a form POST) and
     /// drives the browser to the end.
-    pub async fn authorize_params(&mut self, params: Vec<(String, String)>, post: bool, interact: Interact) -> Step<Landing> {
+    pub async fn authorize_params(
+        &mut self,
+        params: Vec<(String, String)>,
+        post: bool,
+        interact: Interact,
+    ) -> Step<Landing> {
         let mut url = self.op().authorization_endpoint.clone();
         let start = if post {
             Start::Post(url, params)
@@ -207,7 +235,8 @@ impl Ctx {
 
     /// Sends the authorization request.
     pub async fn authorize(&mut self, request: &AuthRequest) -> Step<Landing> {
-        self.authorize_params(request.params(), request.post, request.interact).await
+        self.authorize_params(request.params(), request.post, request.interact)
+            .await
     }
 
     /// The checks on an authorization response that must carry a code; returns the code.
@@ -217,16 +246,31 @@ impl Ctx {
             End::Page(page) => {
                 if self.is_login_page(page) && request.interact.login {
                     let user = &self.cfg().user.username;
-                    return Err(Abort::Stop(format!("signing in as `{user}` failed: the login form came back ({})", page.describe())));
+                    return Err(Abort::Stop(format!(
+                        "signing in as `{user}` failed: the login form came back ({})",
+                        page.describe()
+                    )));
                 }
-                let what = if self.is_login_page(page) { "a login page".to_string() } else { page.describe() };
-                return Err(Abort::Stop(format!("expected a redirect to the client with a code; the OP answered {what}")));
+                let what = if self.is_login_page(page) {
+                    "a login page".to_string()
+                } else {
+                    page.describe()
+                };
+                return Err(Abort::Stop(format!(
+                    "expected a redirect to the client with a code; the OP answered {what}"
+                )));
             }
         };
         let issuer = self.op().issuer.clone();
-        let form_post = request.extra.iter().any(|(n, v)| n == "response_mode" && v == "form_post");
+        let form_post = request
+            .extra
+            .iter()
+            .any(|(n, v)| n == "response_mode" && v == "form_post");
         if form_post && !matches!(callback.mode, ResponseMode::FormPost { .. }) {
-            self.log.fail(format!("response_mode=form_post was requested, the response came in the {:?}", callback.mode));
+            self.log.fail(format!(
+                "response_mode=form_post was requested, the response came in the {:?}",
+                callback.mode
+            ));
         }
         match &callback.mode {
             ResponseMode::Query => {}
@@ -234,56 +278,110 @@ impl Ctx {
                 self.log.fail("the authorization response is in the fragment; response_type=code answers in the query");
             }
             ResponseMode::FormPost { method, enctype } => {
-                self.log.check(method == "post", Severity::Failure, format!("the form_post form's method is `{method}`, not POST"));
                 self.log.check(
-                    enctype.as_deref().is_none_or(|e| e.eq_ignore_ascii_case("application/x-www-form-urlencoded")),
+                    method == "post",
+                    Severity::Failure,
+                    format!("the form_post form's method is `{method}`, not POST"),
+                );
+                self.log.check(
+                    enctype.as_deref().is_none_or(|e| {
+                        e.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                    }),
                     Severity::Failure,
                     "the form_post form is not sent as application/x-www-form-urlencoded",
                 );
                 let query = callback.query_map();
-                self.log.check(!query.contains_key("code") && !query.contains_key("error"), Severity::Failure, "form_post: code or error in the query");
+                self.log.check(
+                    !query.contains_key("code") && !query.contains_key("error"),
+                    Severity::Failure,
+                    "form_post: code or error in the query",
+                );
             }
         }
         let params = callback.params();
         if let Some(iss) = params.get("iss") {
-            self.log.check(iss.as_str() == Some(issuer.as_str()), Severity::Failure, format!("the authorization response's iss {iss} is not the issuer"));
+            self.log.check(
+                iss.as_str() == Some(issuer.as_str()),
+                Severity::Failure,
+                format!("the authorization response's iss {iss} is not the issuer"),
+            );
         }
         if let Some(error) = params.get("error") {
-            let description = params.get("error_description").and_then(Value::as_str).unwrap_or("");
-            return Err(Abort::Stop(format!("the authorization response is an error: {error} {description}")));
+            let description = params
+                .get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return Err(Abort::Stop(format!(
+                "the authorization response is an error: {error} {description}"
+            )));
         }
         let state = params.get("state").and_then(Value::as_str);
         match &request.state {
             Some(sent) => {
-                self.log.check(state == Some(sent.as_str()), Severity::Failure, format!("state {state:?} is not the one sent"));
+                self.log.check(
+                    state == Some(sent.as_str()),
+                    Severity::Failure,
+                    format!("state {state:?} is not the one sent"),
+                );
             }
             None => {
-                self.log.check(state.is_none(), Severity::Failure, "the response carries a state although none was sent");
+                self.log.check(
+                    state.is_none(),
+                    Severity::Failure,
+                    "the response carries a state although none was sent",
+                );
             }
         }
-        let code = params.get("code").and_then(Value::as_str).map(str::to_string);
-        let code = code.ok_or_else(|| Abort::Stop(format!("the authorization response has no code: {params:?}")))?;
+        let code = params
+            .get("code")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let code = code.ok_or_else(|| {
+            Abort::Stop(format!(
+                "the authorization response has no code: {params:?}"
+            ))
+        })?;
         self.check_redirect_query_kept(&request.redirect_uri, &callback);
-        Ok(AuthResponse { code, params, callback })
+        Ok(AuthResponse {
+            code,
+            params,
+            callback,
+        })
     }
 
     /// The redirect URI's own query parameters must come back unchanged.
     pub fn check_redirect_query_kept(&mut self, redirect_uri: &str, callback: &Callback) {
         if let Ok(sent) = Url::parse(redirect_uri) {
             for (name, value) in sent.query_pairs() {
-                let kept = callback.query.iter().any(|(n, v)| *n == name && *v == value);
-                self.log.check(kept, Severity::Failure, format!("the redirect URI's query parameter {name}={value} was not preserved"));
+                let kept = callback
+                    .query
+                    .iter()
+                    .any(|(n, v)| *n == name && *v == value);
+                self.log.check(
+                    kept,
+                    Severity::Failure,
+                    format!("the redirect URI's query parameter {name}={value} was not preserved"),
+                );
             }
         }
     }
 
     /// A token-endpoint request authenticated as `client`.
-    pub async fn token_request(&mut self, client: &ClientCreds, mut form: Vec<(String, String)>) -> Step<Response> {
+    pub async fn token_request(
+        &mut self,
+        client: &ClientCreds,
+        mut form: Vec<(String, String)>,
+    ) -> Step<Response> {
         let endpoint = self.op().token_endpoint.clone();
-        let mut request = self.http.post(endpoint.clone()).header(header::ACCEPT, "application/json");
+        let mut request = self
+            .http
+            .post(endpoint.clone())
+            .header(header::ACCEPT, "application/json");
         match client.auth {
             AuthMethod::ClientSecretBasic => {
-                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
                 let credentials = format!("{}:{}", encode(&client.id), encode(&client.secret));
                 let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
                 request = request.header(header::AUTHORIZATION, format!("Basic {basic}"));
@@ -293,13 +391,20 @@ impl Ctx {
                 form.push(("client_secret".into(), client.secret.clone()));
             }
         }
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
         let response = request
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(body)
             .send()
             .await
-            .map_err(|e| Abort::Stop(format!("POST {endpoint}: {}", crate::browser::error_chain(&e))))?;
+            .map_err(|e| {
+                Abort::Stop(format!(
+                    "POST {endpoint}: {}",
+                    crate::browser::error_chain(&e)
+                ))
+            })?;
         Response::read(response).await
     }
 
@@ -314,7 +419,13 @@ impl Ctx {
             form.push(("code_verifier".into(), verifier.clone()));
         }
         let response = self.token_request(&request.client, form).await?;
-        self.check_token_response(response, &request.client, request.nonce.as_deref(), Some(code), false)
+        self.check_token_response(
+            response,
+            &request.client,
+            request.nonce.as_deref(),
+            Some(code),
+            false,
+        )
     }
 
     /// The token-response checks (code or refresh grant), the ID token's included. With
@@ -328,27 +439,56 @@ impl Ctx {
         refresh: bool,
     ) -> Step<Tokens> {
         if response.status != 200 {
-            return Err(Abort::Stop(format!("the token endpoint answered {}", response.describe())));
+            return Err(Abort::Stop(format!(
+                "the token endpoint answered {}",
+                response.describe()
+            )));
         }
-        let body = response.json_object().ok_or_else(|| Abort::Stop("the token response is not a JSON object".into()))?;
+        let body = response
+            .json_object()
+            .ok_or_else(|| Abort::Stop("the token response is not a JSON object".into()))?;
         if let Some(error) = body.get("error") {
-            return Err(Abort::Stop(format!("the token response is an error: {error}")));
+            return Err(Abort::Stop(format!(
+                "the token response is an error: {error}"
+            )));
         }
-        let text = |name: &str| body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        let access_token = text("access_token").ok_or_else(|| Abort::Stop("the token response has no access_token".into()))?;
-        let token_type = text("token_type").ok_or_else(|| Abort::Stop("the token response has no token_type".into()))?;
+        let text = |name: &str| {
+            body.get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let access_token = text("access_token")
+            .ok_or_else(|| Abort::Stop("the token response has no access_token".into()))?;
+        let token_type = text("token_type")
+            .ok_or_else(|| Abort::Stop("the token response has no token_type".into()))?;
         match body.get("expires_in") {
             None => self.log.info("the token response has no expires_in"),
             Some(value) => {
-                let ok = value.as_f64().is_some_and(|n| (1.0..=31_536_000.0).contains(&n));
-                self.log.check(ok, Severity::Failure, format!("expires_in {value} is not a number from 1 to 31536000"));
+                let ok = value
+                    .as_f64()
+                    .is_some_and(|n| (1.0..=31_536_000.0).contains(&n));
+                self.log.check(
+                    ok,
+                    Severity::Failure,
+                    format!("expires_in {value} is not a number from 1 to 31536000"),
+                );
             }
         }
         let refresh_token = text("refresh_token");
         let op = self.op();
         let id_token = match text("id_token") {
             Some(token) => token,
-            None if refresh => return Ok(Tokens { response, body, access_token, token_type, refresh_token, id_token: None }),
+            None if refresh => {
+                return Ok(Tokens {
+                    response,
+                    body,
+                    access_token,
+                    token_type,
+                    refresh_token,
+                    id_token: None,
+                });
+            }
             None => return Err(Abort::Stop("the token response has no id_token".into())),
         };
         let rules = IdTokenRules {
@@ -360,17 +500,38 @@ impl Ctx {
             keys: &op.keys,
         };
         let jwt = checks::check_id_token(&mut self.log, &id_token, &rules)?;
+        self.log.info(format!(
+            "id_token: alg {:?}, kid {:?}, claims {:?}",
+            jwt.alg(),
+            jwt.kid(),
+            jwt.claims.keys().collect::<Vec<_>>()
+        ));
         checks::check_half_hash(&mut self.log, &jwt, "at_hash", Some(&access_token), false);
         checks::check_half_hash(&mut self.log, &jwt, "c_hash", code, false);
-        Ok(Tokens { response, body, access_token, token_type, refresh_token, id_token: Some(jwt) })
+        Ok(Tokens {
+            response,
+            body,
+            access_token,
+            token_type,
+            refresh_token,
+            id_token: Some(jwt),
+        })
     }
 
     /// Calls userinfo the given way with `tokens`' access token.
-    pub async fn userinfo_raw(&mut self, call: UserinfoCall, token_type: &str, access_token: &str) -> Step<Response> {
+    pub async fn userinfo_raw(
+        &mut self,
+        call: UserinfoCall,
+        token_type: &str,
+        access_token: &str,
+    ) -> Step<Response> {
         let endpoint = self.op().userinfo_endpoint.clone();
         let authorization = format!("{token_type} {access_token}");
         let request = match call {
-            UserinfoCall::Get => self.http.get(endpoint.clone()).header(header::AUTHORIZATION, authorization),
+            UserinfoCall::Get => self
+                .http
+                .get(endpoint.clone())
+                .header(header::AUTHORIZATION, authorization),
             UserinfoCall::PostHeader => self
                 .http
                 .post(endpoint.clone())
@@ -378,33 +539,59 @@ impl Ctx {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(""),
             UserinfoCall::PostBody => {
-                let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("access_token", access_token).finish();
-                self.http.post(endpoint.clone()).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("access_token", access_token)
+                    .finish();
+                self.http
+                    .post(endpoint.clone())
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
             }
         };
         let response = request
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| Abort::Stop(format!("userinfo {endpoint}: {}", crate::browser::error_chain(&e))))?;
+            .map_err(|e| {
+                Abort::Stop(format!(
+                    "userinfo {endpoint}: {}",
+                    crate::browser::error_chain(&e)
+                ))
+            })?;
         Response::read(response).await
     }
 
     /// Calls userinfo and runs the userinfo checks; returns the claims when it answered JSON.
-    pub async fn userinfo(&mut self, call: UserinfoCall, tokens: &Tokens) -> Step<Option<Map<String, Value>>> {
-        let response = self.userinfo_raw(call, &tokens.token_type, &tokens.access_token).await?;
+    pub async fn userinfo(
+        &mut self,
+        call: UserinfoCall,
+        tokens: &Tokens,
+    ) -> Step<Option<Map<String, Value>>> {
+        let response = self
+            .userinfo_raw(call, &tokens.token_type, &tokens.access_token)
+            .await?;
         let ok = (200..300).contains(&response.status);
         if call == UserinfoCall::PostBody && !ok {
-            self.log.warn(format!("userinfo with the token in a POST body answered {}", response.describe()));
+            self.log.warn(format!(
+                "userinfo with the token in a POST body answered {}",
+                response.describe()
+            ));
             return Ok(None);
         }
-        if !self.log.check(response.status == 200, Severity::Failure, format!("userinfo answered {}", response.describe())) {
+        if !self.log.check(
+            response.status == 200,
+            Severity::Failure,
+            format!("userinfo answered {}", response.describe()),
+        ) {
             return Ok(None);
         }
         self.log.check(
             response.media_type().as_deref() == Some("application/json"),
             Severity::Failure,
-            format!("the userinfo Content-Type is {:?}, not application/json", response.header("content-type")),
+            format!(
+                "the userinfo Content-Type is {:?}, not application/json",
+                response.header("content-type")
+            ),
         );
         let Some(claims) = response.json_object() else {
             self.log.fail("the userinfo response is not a JSON object");
@@ -416,7 +603,11 @@ impl Ctx {
 
     /// The whole baseline: authorize, check the response, redeem the code, check the tokens,
     /// and call userinfo (when `userinfo` is given).
-    pub async fn code_flow(&mut self, request: &AuthRequest, userinfo: Option<UserinfoCall>) -> Step<Flow> {
+    pub async fn code_flow(
+        &mut self,
+        request: &AuthRequest,
+        userinfo: Option<UserinfoCall>,
+    ) -> Step<Flow> {
         let landing = self.authorize(request).await?;
         let auth = self.expect_code(request, &landing)?;
         let tokens = self.exchange(request, &auth.code).await?;
@@ -424,12 +615,25 @@ impl Ctx {
             Some(call) => self.userinfo(call, &tokens).await?,
             None => None,
         };
-        Ok(Flow { landing, auth, tokens, userinfo })
+        Ok(Flow {
+            landing,
+            auth,
+            tokens,
+            userinfo,
+        })
     }
 
     /// A refresh-token grant as `client`, with `scope` when given.
-    pub async fn refresh(&mut self, client: &ClientCreds, refresh_token: &str, scope: Option<&str>) -> Step<Response> {
-        let mut form = vec![("grant_type".to_string(), "refresh_token".to_string()), ("refresh_token".into(), refresh_token.to_string())];
+    pub async fn refresh(
+        &mut self,
+        client: &ClientCreds,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Step<Response> {
+        let mut form = vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            ("refresh_token".into(), refresh_token.to_string()),
+        ];
         if let Some(scope) = scope {
             form.push(("scope".into(), scope.to_string()));
         }
@@ -438,26 +642,44 @@ impl Ctx {
 
     /// An authorization whose response must be an error redirect; returns the error parameters
     /// after the generic error checks (`allowed`: the acceptable `error` codes).
-    pub fn expect_error(&mut self, request_state: Option<&str>, landing: &Landing, allowed: &[&str]) -> Step<Map<String, Value>> {
+    pub fn expect_error(
+        &mut self,
+        request_state: Option<&str>,
+        landing: &Landing,
+        allowed: &[&str],
+    ) -> Step<Map<String, Value>> {
         let callback = match &landing.end {
             End::Callback(callback) => callback,
             End::Page(page) => {
-                let what = if landing.login_forms > 0 { "a login page".to_string() } else { page.describe() };
-                return Err(Abort::Stop(format!("expected an error redirect to the client; the OP answered {what}")));
+                let what = if landing.login_forms > 0 {
+                    "a login page".to_string()
+                } else {
+                    page.describe()
+                };
+                return Err(Abort::Stop(format!(
+                    "expected an error redirect to the client; the OP answered {what}"
+                )));
             }
         };
         let params = callback.params();
         let issuer = self.op().issuer.clone();
         checks::check_authorization_error(&mut self.log, &params, request_state, &issuer);
         let error = params.get("error").and_then(Value::as_str).unwrap_or("");
-        self.log.check(allowed.contains(&error), Severity::Failure, format!("the error is `{error}`, expected one of {allowed:?}"));
+        self.log.check(
+            allowed.contains(&error),
+            Severity::Failure,
+            format!("the error is `{error}`, expected one of {allowed:?}"),
+        );
         Ok(params)
     }
 
     /// Whether `page` is the OP's login form.
     pub fn is_login_page(&self, page: &Response) -> bool {
         let field = &self.cfg().user.form.password_field;
-        page.is_html() && crate::html::forms(&page.body).iter().any(|f| f.has_input(field))
+        page.is_html()
+            && crate::html::forms(&page.body)
+                .iter()
+                .any(|f| f.has_input(field))
     }
 
     /// For modules that need an error page: the OP must not redirect to the client. Returns
@@ -470,13 +692,20 @@ impl Ctx {
             }
             End::Page(page) => {
                 if page.status >= 500 {
-                    self.log.fail(format!("{situation}: the OP failed with {}", page.describe()));
+                    self.log.fail(format!(
+                        "{situation}: the OP failed with {}",
+                        page.describe()
+                    ));
                 } else if self.is_login_page(page) {
                     self.log.fail(format!("{situation}: the OP asked the user to sign in instead of showing an error page"));
                 } else if !page.is_html() {
-                    self.log.warn(format!("{situation}: the OP answered {} rather than an HTML error page", page.describe()));
+                    self.log.warn(format!(
+                        "{situation}: the OP answered {} rather than an HTML error page",
+                        page.describe()
+                    ));
                 } else {
-                    self.log.info(format!("{situation}: the OP showed {}", page.describe()));
+                    self.log
+                        .info(format!("{situation}: the OP showed {}", page.describe()));
                 }
                 true
             }

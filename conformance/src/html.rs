@@ -32,7 +32,10 @@ impl Form {
     }
 
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -45,20 +48,28 @@ pub fn forms(document: &str) -> Vec<Form> {
     let html = Html::parse_document(document);
     let form_selector = selector("form");
     let control_selector = selector("input, button, textarea, select");
-    html.select(&form_selector).map(|form| read_form(form, &control_selector)).collect()
+    html.select(&form_selector)
+        .map(|form| read_form(form, &control_selector))
+        .collect()
 }
 
 fn read_form(form: ElementRef<'_>, controls: &Selector) -> Form {
     let attrs = form.value();
     let mut out = Form {
         action: attrs.attr("action").map(str::to_string),
-        method: attrs.attr("method").unwrap_or("get").trim().to_ascii_lowercase(),
+        method: attrs
+            .attr("method")
+            .unwrap_or("get")
+            .trim()
+            .to_ascii_lowercase(),
         enctype: attrs.attr("enctype").map(str::to_string),
         ..Form::default()
     };
     for control in form.select(controls) {
         let element = control.value();
-        let Some(name) = element.attr("name").map(str::to_string) else { continue };
+        let Some(name) = element.attr("name").map(str::to_string) else {
+            continue;
+        };
         if element.attr("disabled").is_some() {
             continue;
         }
@@ -72,16 +83,27 @@ fn read_form(form: ElementRef<'_>, controls: &Selector) -> Form {
                     "button" | "reset" | "file" => {}
                     "checkbox" | "radio" => {
                         if element.attr("checked").is_some() {
-                            out.fields.push((name, if element.attr("value").is_some() { value } else { "on".into() }));
+                            out.fields.push((
+                                name,
+                                if element.attr("value").is_some() {
+                                    value
+                                } else {
+                                    "on".into()
+                                },
+                            ));
                         }
                     }
                     _ => out.fields.push((name, value)),
                 }
             }
             "button" => {
-                let kind = element.attr("type").unwrap_or("submit").to_ascii_lowercase();
+                let kind = element
+                    .attr("type")
+                    .unwrap_or("submit")
+                    .to_ascii_lowercase();
                 if kind == "submit" {
-                    out.buttons.push((name, element.attr("value").unwrap_or("").to_string()));
+                    out.buttons
+                        .push((name, element.attr("value").unwrap_or("").to_string()));
                 }
             }
             "textarea" => out.fields.push((name, control.text().collect())),
@@ -89,7 +111,11 @@ fn read_form(form: ElementRef<'_>, controls: &Selector) -> Form {
                 let options = selector("option");
                 let mut chosen = None;
                 for option in control.select(&options) {
-                    let value = option.value().attr("value").map(str::to_string).unwrap_or_else(|| option.text().collect());
+                    let value = option
+                        .value()
+                        .attr("value")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| option.text().collect());
                     if chosen.is_none() || option.value().attr("selected").is_some() {
                         let selected = option.value().attr("selected").is_some();
                         chosen = Some(value);
@@ -113,7 +139,12 @@ pub fn title(document: &str) -> Option<String> {
     let html = Html::parse_document(document);
     for css in ["title", "h1", "h2"] {
         if let Some(element) = html.select(&selector(css)).next() {
-            let text: String = element.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+            let text: String = element
+                .text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             if !text.is_empty() {
                 return Some(text);
             }

@@ -35,7 +35,9 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 }
 
 fn b64_json(text: &str, what: &str) -> Result<Map<String, Value>, String> {
-    let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|e| format!("the {what} is not base64url: {e}"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|e| format!("the {what} is not base64url: {e}"))?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(format!("the {what} is not a JSON object")),
@@ -47,11 +49,16 @@ fn b64_json(text: &str, what: &str) -> Result<Map<String, Value>, String> {
 pub fn decode(token: &str) -> Result<Jwt, String> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err(format!("a compact JWS has 3 parts, this one has {}", parts.len()));
+        return Err(format!(
+            "a compact JWS has 3 parts, this one has {}",
+            parts.len()
+        ));
     }
     let header = b64_json(parts[0], "JOSE header")?;
     let claims = b64_json(parts[1], "payload")?;
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).map_err(|e| format!("the signature is not base64url: {e}"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .map_err(|e| format!("the signature is not base64url: {e}"))?;
     Ok(Jwt {
         raw: token.to_string(),
         header,
@@ -141,7 +148,10 @@ pub fn verify(jwt: &Jwt, keys: &[Value]) -> Result<(), String> {
                     Err(e) => reasons.push(e),
                 }
             }
-            Err(format!("no key without a kid verifies it ({})", reasons.join("; ")))
+            Err(format!(
+                "no key without a kid verifies it ({})",
+                reasons.join("; ")
+            ))
         }
     }
 }
@@ -171,14 +181,20 @@ pub fn unsigned_jwt(claims: &Map<String, Value>) -> String {
 /// An RS256 JWS over these claims, with the key's `kid` in the header.
 pub fn sign_rs256(claims: &Map<String, Value>, private: &Jwk) -> Result<String, String> {
     use josekit::jws::JwsSigner;
-    let signer = jws::RS256.signer_from_jwk(private).map_err(|e| e.to_string())?;
+    let signer = jws::RS256
+        .signer_from_jwk(private)
+        .map_err(|e| e.to_string())?;
     let mut header = Map::new();
     header.insert("alg".into(), "RS256".into());
     header.insert("typ".into(), "JWT".into());
     if let Some(kid) = private.key_id() {
         header.insert("kid".into(), kid.into());
     }
-    let input = format!("{}.{}", b64(serde_json::to_vec(&header).expect("JSON")), b64(serde_json::to_vec(claims).expect("JSON")));
+    let input = format!(
+        "{}.{}",
+        b64(serde_json::to_vec(&header).expect("JSON")),
+        b64(serde_json::to_vec(claims).expect("JSON"))
+    );
     let signature = signer.sign(input.as_bytes()).map_err(|e| e.to_string())?;
     Ok(format!("{input}.{}", b64(signature)))
 }
@@ -195,14 +211,19 @@ pub fn entropy_bits(value: &str) -> f64 {
         *counts.entry(*c).or_insert(0usize) += 1;
     }
     let n = chars.len() as f64;
-    let per_char: f64 = counts.values().map(|&c| (c as f64 / n) * -(c as f64 / n).log2()).sum();
+    let per_char: f64 = counts
+        .values()
+        .map(|&c| (c as f64 / n) * -(c as f64 / n).log2())
+        .sum();
     per_char * n
 }
 
 /// An RSA key pair for the harness's own client (dynamic registration, signed request
 /// objects): the private JWK and its public half.
 pub fn generate_client_key() -> Result<(Jwk, Jwk), String> {
-    let pair = jws::RS256.generate_key_pair(2048).map_err(|e| e.to_string())?;
+    let pair = jws::RS256
+        .generate_key_pair(2048)
+        .map_err(|e| e.to_string())?;
     let kid = format!("conformance-{}", crate::random::alphanumeric(8));
     let mut private = pair.to_jwk_private_key();
     private.set_key_id(kid.clone());
@@ -222,7 +243,10 @@ mod tests {
     #[test]
     fn half_hash_matches_the_oidc_core_example() {
         // OpenID Connect Core, appendix A.4: at_hash for this access token under RS256.
-        assert_eq!(half_hash("RS256", "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").as_deref(), Some("77QmUPtjPfzWtF2AnpK9RQ"));
+        assert_eq!(
+            half_hash("RS256", "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").as_deref(),
+            Some("77QmUPtjPfzWtF2AnpK9RQ")
+        );
         assert_eq!(half_hash("none", "x"), None);
         assert_eq!(half_hash("EdDSA", "x").unwrap().len(), 43);
     }

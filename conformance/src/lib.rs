@@ -62,7 +62,11 @@ pub struct ClientCreds {
 
 impl ClientCreds {
     pub fn new(id: impl Into<String>, secret: impl Into<String>, auth: AuthMethod) -> Self {
-        Self { id: id.into(), secret: secret.into(), auth }
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            auth,
+        }
     }
 }
 
@@ -112,7 +116,11 @@ pub struct Config {
 
 impl Config {
     /// A configuration with the suite's defaults and no clients.
-    pub fn new(issuer: impl Into<String>, username: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(
+        issuer: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self {
             issuer: issuer.into(),
             ca_pem: None,
@@ -120,7 +128,11 @@ impl Config {
             client2: None,
             post_client: None,
             redirect_uri: DEFAULT_REDIRECT_URI.into(),
-            user: User { username: username.into(), password: password.into(), form: LoginForm::default() },
+            user: User {
+                username: username.into(),
+                password: password.into(),
+                form: LoginForm::default(),
+            },
             dynamic: false,
             form_post: false,
             registration_token: None,
@@ -161,7 +173,12 @@ impl Shared {
     /// The request-object host, started on first use.
     pub async fn request_uris(&self) -> Step<&requesturi::Host> {
         self.request_uris
-            .get_or_try_init(|| requesturi::Host::start(self.cfg.request_uri_listen, self.cfg.request_uri_base.clone()))
+            .get_or_try_init(|| {
+                requesturi::Host::start(
+                    self.cfg.request_uri_listen,
+                    self.cfg.request_uri_base.clone(),
+                )
+            })
             .await
             .map_err(|e| Abort::Stop(format!("cannot serve request objects: {e}")))
     }
@@ -231,19 +248,26 @@ impl Runner {
     pub async fn run_named(&self, names: &[&str]) -> anyhow::Result<Vec<ModuleResult>> {
         let defs = names
             .iter()
-            .map(|name| modules::find(name).ok_or_else(|| anyhow::anyhow!("no module named `{name}`")))
+            .map(|name| {
+                modules::find(name).ok_or_else(|| anyhow::anyhow!("no module named `{name}`"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(self.run(&defs).await)
     }
 
     /// Runs modules, `concurrency` at a time, and returns their results in the given order.
     pub async fn run(&self, defs: &[&'static ModuleDef]) -> Vec<ModuleResult> {
-        let limit = Arc::new(tokio::sync::Semaphore::new(self.shared.cfg.concurrency.max(1)));
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.shared.cfg.concurrency.max(1),
+        ));
         let mut tasks = Vec::new();
         for def in defs {
             let (shared, limit, def) = (self.shared.clone(), limit.clone(), *def);
             tasks.push(tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("the semaphore stays open");
+                let _permit = limit
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore stays open");
                 run_module(shared, def).await
             }));
         }
@@ -274,7 +298,10 @@ async fn run_module(shared: Arc<Shared>, def: &'static ModuleDef) -> ModuleResul
     let timeout = ctx.cfg().module_timeout;
     let end = match tokio::time::timeout(timeout, run_steps(&mut ctx, def)).await {
         Ok(end) => end,
-        Err(_) => Err(Abort::Stop(format!("the module did not finish within {}s", timeout.as_secs()))),
+        Err(_) => Err(Abort::Stop(format!(
+            "the module did not finish within {}s",
+            timeout.as_secs()
+        ))),
     };
     registration::cleanup(&mut ctx).await;
     ModuleResult::conclude(def.name, ctx.log, end, started.elapsed())

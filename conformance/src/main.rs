@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "poort-conformance", about = "OpenID Foundation Basic and Config plans, black-box, against any issuer")]
+#[command(
+    name = "poort-conformance",
+    about = "OpenID Foundation Basic and Config plans, black-box, against any issuer"
+)]
 struct Args {
     /// The issuer (discovery at <issuer>/.well-known/openid-configuration).
     #[arg(long)]
@@ -103,11 +106,26 @@ async fn main() -> ExitCode {
             }
         }
     }
-    cfg.client = client(args.client_id, args.client_secret, AuthMethod::ClientSecretBasic);
-    cfg.client2 = client(args.client2_id, args.client2_secret, AuthMethod::ClientSecretBasic);
-    cfg.post_client = client(args.post_client_id, args.post_client_secret, AuthMethod::ClientSecretPost);
+    cfg.client = client(
+        args.client_id,
+        args.client_secret,
+        AuthMethod::ClientSecretBasic,
+    );
+    cfg.client2 = client(
+        args.client2_id,
+        args.client2_secret,
+        AuthMethod::ClientSecretBasic,
+    );
+    cfg.post_client = client(
+        args.post_client_id,
+        args.post_client_secret,
+        AuthMethod::ClientSecretPost,
+    );
     cfg.redirect_uri = args.redirect_uri;
-    cfg.user.form = LoginForm { username_field: args.username_field, password_field: args.password_field };
+    cfg.user.form = LoginForm {
+        username_field: args.username_field,
+        password_field: args.password_field,
+    };
     cfg.dynamic = args.dynamic;
     cfg.form_post = args.form_post;
     cfg.registration_token = args.registration_token;
@@ -150,5 +168,9 @@ async fn main() -> ExitCode {
             }
         }
     }
-    if results.iter().any(|r| r.status == Status::Failed) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if results.iter().any(|r| r.status == Status::Failed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -35,33 +35,54 @@ impl Ctx {
     }
 
     /// As [`Ctx::client`], with extra registration metadata for a dynamic client.
-    pub async fn client_with(&mut self, which: Which, extra: Map<String, Value>) -> Step<ClientCreds> {
-        let auth = if which == Which::Post { AuthMethod::ClientSecretPost } else { AuthMethod::ClientSecretBasic };
+    pub async fn client_with(
+        &mut self,
+        which: Which,
+        extra: Map<String, Value>,
+    ) -> Step<ClientCreds> {
+        let auth = if which == Which::Post {
+            AuthMethod::ClientSecretPost
+        } else {
+            AuthMethod::ClientSecretBasic
+        };
         if self.cfg().dynamic {
             return self.register(auth, extra).await;
         }
         let cfg = self.cfg();
         match which {
-            Which::Main => cfg.client.clone().ok_or_else(|| Abort::Stop("no client is configured (--client-id)".into())),
-            Which::Second => cfg.client2.clone().ok_or_else(|| Abort::Stop("this module needs a second client (--client2-id)".into())),
+            Which::Main => cfg
+                .client
+                .clone()
+                .ok_or_else(|| Abort::Stop("no client is configured (--client-id)".into())),
+            Which::Second => cfg.client2.clone().ok_or_else(|| {
+                Abort::Stop("this module needs a second client (--client2-id)".into())
+            }),
             Which::Post => match cfg.post_client.clone() {
                 Some(client) => Ok(client),
                 None => {
-                    let main = cfg.client.clone().ok_or_else(|| Abort::Stop("no client is configured (--client-id)".into()))?;
+                    let main = cfg.client.clone().ok_or_else(|| {
+                        Abort::Stop("no client is configured (--client-id)".into())
+                    })?;
                     self.log.info("no client_secret_post client is configured: using the main client with client_secret_post");
-                    Ok(ClientCreds { auth: AuthMethod::ClientSecretPost, ..main })
+                    Ok(ClientCreds {
+                        auth: AuthMethod::ClientSecretPost,
+                        ..main
+                    })
                 }
             },
         }
     }
 
     /// Registers a client at the registration endpoint and runs the suite's checks on the answer.
-    pub async fn register(&mut self, auth: AuthMethod, extra: Map<String, Value>) -> Step<ClientCreds> {
+    pub async fn register(
+        &mut self,
+        auth: AuthMethod,
+        extra: Map<String, Value>,
+    ) -> Step<ClientCreds> {
         let op = self.op();
-        let endpoint = op
-            .registration_endpoint
-            .clone()
-            .ok_or_else(|| Abort::Stop("dynamic registration needs a registration_endpoint in discovery".into()))?;
+        let endpoint = op.registration_endpoint.clone().ok_or_else(|| {
+            Abort::Stop("dynamic registration needs a registration_endpoint in discovery".into())
+        })?;
         let (_, public) = self.shared.client_key().await?;
         let mut body = json!({
             "client_name": format!("poort-conformance {}", self.module),
@@ -76,23 +97,44 @@ impl Ctx {
         for (name, value) in extra {
             fields.insert(name, value);
         }
-        let mut request = self.http.post(endpoint.clone()).header(header::ACCEPT, "application/json").json(&body);
+        let mut request = self
+            .http
+            .post(endpoint.clone())
+            .header(header::ACCEPT, "application/json")
+            .json(&body);
         if let Some(token) = &self.cfg().registration_token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|e| Abort::Stop(format!("POST {endpoint}: {}", crate::browser::error_chain(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            Abort::Stop(format!(
+                "POST {endpoint}: {}",
+                crate::browser::error_chain(&e)
+            ))
+        })?;
         let response = Response::read(response).await?;
-        self.log.check(response.status == 201, Severity::Failure, format!("registration answered {}", response.describe()));
+        self.log.check(
+            response.status == 201,
+            Severity::Failure,
+            format!("registration answered {}", response.describe()),
+        );
         let Some(client) = response.json_object() else {
-            self.log.fail("the registration response is not a JSON object");
-            return Err(Abort::Stop(format!("registration failed: {}", response.describe())));
+            self.log
+                .fail("the registration response is not a JSON object");
+            return Err(Abort::Stop(format!(
+                "registration failed: {}",
+                response.describe()
+            )));
         };
         if let Some(error) = client.get("error") {
-            self.log.fail(format!("the registration response is an error: {error} {}", client.get("error_description").unwrap_or(&Value::Null)));
+            self.log.fail(format!(
+                "the registration response is an error: {error} {}",
+                client.get("error_description").unwrap_or(&Value::Null)
+            ));
             return Err(Abort::Stop("registration failed".into()));
         }
         let text = |name: &str| client.get(name).and_then(Value::as_str).map(str::to_string);
-        let client_id = text("client_id").ok_or_else(|| Abort::Stop("the registration response has no client_id".into()))?;
+        let client_id = text("client_id")
+            .ok_or_else(|| Abort::Stop("the registration response has no client_id".into()))?;
         let uri = text("registration_client_uri");
         let token = text("registration_access_token");
         self.log.check(
@@ -101,7 +143,11 @@ impl Ctx {
             "registration_client_uri and registration_access_token must come together",
         );
         if let Some(uri) = &uri {
-            self.log.check(uri.starts_with("https://"), Severity::Failure, format!("registration_client_uri {uri} is not https"));
+            self.log.check(
+                uri.starts_with("https://"),
+                Severity::Failure,
+                format!("registration_client_uri {uri} is not https"),
+            );
         }
         let secret = text("client_secret");
         if secret.is_some() {
@@ -111,21 +157,40 @@ impl Ctx {
                 "the registration response has a client_secret but no client_secret_expires_at",
             );
         }
-        self.registered.push(Registered { client_id: client_id.clone(), uri, token });
-        let secret = secret.ok_or_else(|| Abort::Stop("the registration response has no client_secret".into()))?;
-        Ok(ClientCreds { id: client_id, secret, auth })
+        self.registered.push(Registered {
+            client_id: client_id.clone(),
+            uri,
+            token,
+        });
+        let secret = secret
+            .ok_or_else(|| Abort::Stop("the registration response has no client_secret".into()))?;
+        Ok(ClientCreds {
+            id: client_id,
+            secret,
+            auth,
+        })
     }
 }
 
 /// Deletes the clients the module registered (DELETE → 204, else a warning).
 pub async fn cleanup(ctx: &mut Ctx) {
     for client in std::mem::take(&mut ctx.registered) {
-        let (Some(uri), Some(token)) = (client.uri, client.token) else { continue };
+        let (Some(uri), Some(token)) = (client.uri, client.token) else {
+            continue;
+        };
         let result = ctx.http.delete(&uri).bearer_auth(token).send().await;
         match result {
             Ok(response) if response.status().as_u16() == 204 => {}
-            Ok(response) => ctx.log.warn(format!("deleting client {} answered HTTP {}", client.client_id, response.status().as_u16())),
-            Err(e) => ctx.log.warn(format!("deleting client {}: {}", client.client_id, crate::browser::error_chain(&e))),
+            Ok(response) => ctx.log.warn(format!(
+                "deleting client {} answered HTTP {}",
+                client.client_id,
+                response.status().as_u16()
+            )),
+            Err(e) => ctx.log.warn(format!(
+                "deleting client {}: {}",
+                client.client_id,
+                crate::browser::error_chain(&e)
+            )),
         }
     }
 }

@@ -63,7 +63,10 @@ pub struct Log {
 
 impl Log {
     pub fn add(&mut self, severity: Severity, message: impl Into<String>) {
-        self.findings.push(Finding { severity, message: message.into() });
+        self.findings.push(Finding {
+            severity,
+            message: message.into(),
+        });
     }
 
     pub fn fail(&mut self, message: impl Into<String>) {
@@ -88,7 +91,9 @@ impl Log {
 
     /// Whether anything has failed so far.
     pub fn failed(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Failure)
+        self.findings
+            .iter()
+            .any(|f| f.severity == Severity::Failure)
     }
 }
 
@@ -111,7 +116,10 @@ impl ModuleResult {
         let mut findings = log.findings;
         let ended_early = end.err();
         if let Some(Abort::Stop(message)) = &ended_early {
-            findings.push(Finding { severity: Severity::Failure, message: format!("stopped: {message}") });
+            findings.push(Finding {
+                severity: Severity::Failure,
+                message: format!("stopped: {message}"),
+            });
         }
         let status = if findings.iter().any(|f| f.severity == Severity::Failure) {
             Status::Failed
@@ -122,20 +130,38 @@ impl ModuleResult {
         } else {
             Status::Passed
         };
-        Self { module, status, findings, ended_early, elapsed }
+        Self {
+            module,
+            status,
+            findings,
+            ended_early,
+            elapsed,
+        }
     }
 
     /// The messages at one severity.
     pub fn messages(&self, severity: Severity) -> Vec<&str> {
-        self.findings.iter().filter(|f| f.severity == severity).map(|f| f.message.as_str()).collect()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .map(|f| f.message.as_str())
+            .collect()
     }
 
     /// The reasons worth printing beside the status: failures for FAILED, warnings for WARNING,
     /// the skip reason for SKIPPED.
     pub fn reasons(&self) -> Vec<String> {
         match self.status {
-            Status::Failed => self.messages(Severity::Failure).into_iter().map(String::from).collect(),
-            Status::Warning => self.messages(Severity::Warning).into_iter().map(String::from).collect(),
+            Status::Failed => self
+                .messages(Severity::Failure)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            Status::Warning => self
+                .messages(Severity::Warning)
+                .into_iter()
+                .map(String::from)
+                .collect(),
             Status::Skipped => match &self.ended_early {
                 Some(Abort::Skip(reason)) => vec![reason.clone()],
                 _ => Vec::new(),
@@ -157,7 +183,11 @@ pub fn render_table(results: &[ModuleResult]) -> String {
             result.elapsed.as_secs_f64()
         ));
         for reason in result.reasons() {
-            out.push_str(&format!("{:width$}    - {}\n", "", reason.replace('\n', " ")));
+            out.push_str(&format!(
+                "{:width$}    - {}\n",
+                "",
+                reason.replace('\n', " ")
+            ));
         }
     }
     let count = |status| results.iter().filter(|r| r.status == status).count();
@@ -185,9 +215,19 @@ mod tests {
         log.fail("f");
         let r = ModuleResult::conclude("m", log, Err(Abort::Skip("s".into())), Duration::ZERO);
         assert_eq!(r.status, Status::Failed);
-        let r = ModuleResult::conclude("m", Log::default(), Err(Abort::Skip("s".into())), Duration::ZERO);
+        let r = ModuleResult::conclude(
+            "m",
+            Log::default(),
+            Err(Abort::Skip("s".into())),
+            Duration::ZERO,
+        );
         assert_eq!(r.status, Status::Skipped);
-        let r = ModuleResult::conclude("m", Log::default(), Err(Abort::Stop("x".into())), Duration::ZERO);
+        let r = ModuleResult::conclude(
+            "m",
+            Log::default(),
+            Err(Abort::Stop("x".into())),
+            Duration::ZERO,
+        );
         assert_eq!(r.status, Status::Failed);
         assert_eq!(r.reasons(), vec!["stopped: x".to_string()]);
     }

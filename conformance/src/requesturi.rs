@@ -25,12 +25,15 @@ impl Host {
     /// Listens on `listen`; `base` is the URL the OP reaches it at (default `http://<address>`).
     pub async fn start(listen: SocketAddr, base: Option<String>) -> std::io::Result<Host> {
         let listener = TcpListener::bind(listen).await?;
-        let base = base.unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
+        let base =
+            base.unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
         let objects: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let served = objects.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let served = served.clone();
                 tokio::spawn(async move {
                     let mut buffer = Vec::new();
@@ -42,7 +45,13 @@ impl Host {
                         }
                     }
                     let request = String::from_utf8_lossy(&buffer);
-                    let path = request.split_whitespace().nth(1).unwrap_or("/").split(['?', '#']).next().unwrap_or("/");
+                    let path = request
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("/")
+                        .split(['?', '#'])
+                        .next()
+                        .unwrap_or("/");
                     let name = path.rsplit('/').next().unwrap_or("").to_string();
                     let body = served.lock().expect("not poisoned").get(&name).cloned();
                     let response = match body {
@@ -57,17 +66,27 @@ impl Host {
                 });
             }
         });
-        Ok(Host { base, objects, task })
+        Ok(Host {
+            base,
+            objects,
+            task,
+        })
     }
 
     /// A new request URI (without fragment) under `/requesturi/`, and its name.
     pub fn new_uri(&self) -> (String, String) {
         let name = crate::random::alphanumeric(64);
-        (format!("{}/requesturi/{name}", self.base.trim_end_matches('/')), name)
+        (
+            format!("{}/requesturi/{name}", self.base.trim_end_matches('/')),
+            name,
+        )
     }
 
     /// Serves `jwt` at the request URI called `name` from now on.
     pub fn publish(&self, name: &str, jwt: String) {
-        self.objects.lock().expect("not poisoned").insert(name.to_string(), jwt);
+        self.objects
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), jwt);
     }
 }

@@ -107,9 +107,7 @@ pub fn standard_claims(user: &UserRecord) -> Map<String, Value> {
                 "email_verified" => Some(Value::Bool(user.email_verified)),
                 "updated_at" => Some(Value::from(user.updated_at)),
                 "birthdate" => text("birthdate").filter(|d| is_birthdate(d)).map(Value::from),
-                "phone_number_verified" => {
-                    stored.and_then(|c| c.get(name)).filter(|v| v.is_boolean()).cloned()
-                }
+                "phone_number_verified" => stored.and_then(|c| c.get(name)).filter(|v| v.is_boolean()).cloned(),
                 "address" => stored.and_then(|c| c.get("address")).and_then(address),
                 other => text(other).map(Value::from),
             };
@@ -136,7 +134,8 @@ fn is_birthdate(value: &str) -> bool {
     match value.split('-').collect::<Vec<_>>()[..] {
         [year] => year.len() == 4 && digits(year),
         [year, month, day] => {
-            let in_range = |s: &str, max: u32| s.len() == 2 && digits(s) && s.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n));
+            let in_range =
+                |s: &str, max: u32| s.len() == 2 && digits(s) && s.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n));
             year.len() == 4 && digits(year) && in_range(month, 12) && in_range(day, 31)
         }
         _ => false,
@@ -183,7 +182,8 @@ mod tests {
 
     #[test]
     fn scopes_release_their_claims_and_nothing_else() {
-        let u = user(json!({ "given_name": "Alice", "phone_number": "+31 20 123 4567", "phone_number_verified": false }));
+        let u =
+            user(json!({ "given_name": "Alice", "phone_number": "+31 20 123 4567", "phone_number_verified": false }));
         assert!(release(&u, "openid", &[]).is_empty(), "openid alone releases no identity claim");
         let email = release(&u, "openid email", &[]);
         assert_eq!(email, json!({ "email": "alice@example.com", "email_verified": true }).as_object().unwrap().clone());

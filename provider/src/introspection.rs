@@ -26,7 +26,11 @@ pub fn auth_methods() -> Vec<&'static str> {
 }
 
 /// `POST /introspect`.
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let mut response = match body {
         Err(rejection) => form::unreadable_body(rejection),
         Ok(body) => match handle(&state, &headers, &body).await {
@@ -52,7 +56,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
         return Ok(inactive);
     }
     let grant = state.store.grants().get_grant(&record.grant_id).await?;
-    if !grant.is_some_and(|g| g.revoked_at.is_none()) {
+    if grant.is_none_or(|g| g.revoked_at.is_some()) {
         return Ok(inactive);
     }
     Ok(Value::Object(describe(state, &client, &record)))

@@ -3,9 +3,9 @@
 //! (§2.2), so the endpoint reveals nothing. Revoking a refresh token revokes its grant: the whole
 //! rotation family and the access tokens issued under it (§2.1).
 
+use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::form::{self, FormParams};
-use crate::oauth::OAuthError;
 use crate::state::AppState;
 use crate::tokens::access_token;
 use axum::extract::State;
@@ -20,7 +20,11 @@ use poort_storage::repo::TokenKind;
 pub const PATH: &str = "/revoke";
 
 /// `POST /revoke`.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let mut response = match body {
         Err(rejection) => form::unreadable_body(rejection),
         Ok(body) => match handle(&state, &headers, &body).await {

@@ -11,6 +11,11 @@ use poort_storage::{StorageError, now};
 
 pub const SESSION_COOKIE: &str = "poort_session";
 
+/// The authentication context classes a session can carry (the `acr` claim): "1" is a single
+/// factor (a password, or an upstream provider's sign-in). Higher levels arrive with second factors.
+pub const ACR_SINGLE_FACTOR: &str = "1";
+pub const ACR_VALUES_SUPPORTED: &[&str] = &[ACR_SINGLE_FACTOR];
+
 /// Whether cookies must carry `Secure`: whenever the public issuer is https.
 pub fn secure_cookies(state: &AppState) -> bool {
     state.issuer.starts_with("https://")
@@ -51,7 +56,7 @@ pub async fn start(
             user_id: user_id.to_string(),
             auth_time: at,
             amr,
-            acr: None,
+            acr: Some(ACR_SINGLE_FACTOR.to_string()),
             idle_expires_at: at + idle.min(absolute),
             expires_at: at + absolute,
         })

@@ -49,7 +49,9 @@ impl IntoResponse for Failure {
         match self {
             Failure::NoToken => {
                 let mut response = StatusCode::UNAUTHORIZED.into_response();
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"poort\""));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"poort\""));
                 response
             }
             Failure::Refused(error) if error.code == ErrorCode::ServerError => error.into_response(),
@@ -94,19 +96,28 @@ async fn respond(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>) -> 
 async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Response, Failure> {
     let token = presented_token(headers, body)?;
     let at = now();
-    let record = access_token::find_presented(state, &token).await?.ok_or_else(|| invalid_token("the access token is not valid"))?;
+    let record = access_token::find_presented(state, &token)
+        .await?
+        .ok_or_else(|| invalid_token("the access token is not valid"))?;
     if record.kind != TokenKind::Access || !record.is_active(at) {
         return Err(invalid_token("the access token has expired or was revoked"));
     }
     let grant = state.store.grants().get_grant(&record.grant_id).await?;
-    let grant = grant.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_token("the access token was revoked"))?;
+    let grant =
+        grant.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_token("the access token was revoked"))?;
     if !has_scope(&record.scope, "openid") {
-        return Err(Failure::Refused(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope")));
+        return Err(Failure::Refused(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the access token lacks the openid scope",
+        )));
     }
     let user_id = record.user_id.as_deref().ok_or_else(|| invalid_token("the access token has no user"))?;
     let user = state.store.users().get(user_id).await?;
-    let user = user.filter(|u| u.status == UserStatus::Active).ok_or_else(|| invalid_token("the user can no longer sign in"))?;
-    let client = Client::load(&state.store, &record.client_id).await?.ok_or_else(|| invalid_token("the client is gone"))?;
+    let user = user
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| invalid_token("the user can no longer sign in"))?;
+    let client =
+        Client::load(&state.store, &record.client_id).await?.ok_or_else(|| invalid_token("the client is gone"))?;
 
     let mut claims = claims::release(&user, &record.scope, &claims::requested(grant.claims.as_ref(), Target::Userinfo));
     claims.insert("sub".into(), json!(subject_for(&client, &user.id, &state.hash_key)));
@@ -129,7 +140,9 @@ fn presented_token(headers: &HeaderMap, body: Option<&[u8]>) -> Result<String, F
     let in_header = match (values.next(), values.next()) {
         (None, _) => None,
         (Some(value), None) => bearer(value.as_bytes()),
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_request("only one Authorization header is allowed").into()),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request("only one Authorization header is allowed").into());
+        }
     };
     let in_body = match body {
         Some(body) if is_form(headers) => FormParams::parse(body)?.get("access_token").map(str::to_string),

@@ -87,23 +87,43 @@ impl Drop for Op {
 }
 
 impl Op {
-    /// The server's log so far (for failure messages).
+    /// The server's log so far, without terminal colours (for failure messages).
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log_file).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
+        let mut plain = String::with_capacity(log.len());
+        let mut chars = log.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // Skip a CSI sequence: ESC [ parameters final-letter.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        let lines: Vec<&str> = plain.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Configures the static clients, adds the test user with every claim, and starts
 /// `poort serve` on a free port with the issuer `https://127.0.0.1:<port>`.
 fn start_op() -> Op {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
     let ca_pem = cert.cert.pem().into_bytes();
     let ca_file = dir.path().join("cert.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
@@ -120,15 +140,34 @@ fn start_op() -> Op {
     let mut add = poort();
     add.current_dir(dir.path())
         .env("POORT_CONFIG", "poort.toml")
-        .args(["user", "add", "--email", EMAIL, "--username", USERNAME, "--name", "Connie Formance", "--email-verified"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            EMAIL,
+            "--username",
+            USERNAME,
+            "--name",
+            "Connie Formance",
+            "--email-verified",
+        ])
         .args(["--claims-json", CLAIMS, "--password-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = add.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "poort user add: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "poort user add: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let log_file = dir.path().join("server.log");
     let mut last_error = String::new();
@@ -163,7 +202,14 @@ fn start_op() -> Op {
         if listening {
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
-            return Op { child, issuer, ca_file, ca_pem, log_file, _dir: dir };
+            return Op {
+                child,
+                issuer,
+                ca_file,
+                ca_pem,
+                log_file,
+                _dir: dir,
+            };
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -176,9 +222,21 @@ fn harness_config(op: &Op, dynamic: bool) -> Config {
     let mut cfg = Config::new(&op.issuer, USERNAME, PASSWORD);
     cfg.ca_pem = Some(op.ca_pem.clone());
     cfg.redirect_uri = REDIRECT_URI.into();
-    cfg.client = Some(ClientCreds::new(CLIENT.0, CLIENT.1, AuthMethod::ClientSecretBasic));
-    cfg.client2 = Some(ClientCreds::new(CLIENT2.0, CLIENT2.1, AuthMethod::ClientSecretBasic));
-    cfg.post_client = Some(ClientCreds::new(POST_CLIENT.0, POST_CLIENT.1, AuthMethod::ClientSecretPost));
+    cfg.client = Some(ClientCreds::new(
+        CLIENT.0,
+        CLIENT.1,
+        AuthMethod::ClientSecretBasic,
+    ));
+    cfg.client2 = Some(ClientCreds::new(
+        CLIENT2.0,
+        CLIENT2.1,
+        AuthMethod::ClientSecretBasic,
+    ));
+    cfg.post_client = Some(ClientCreds::new(
+        POST_CLIENT.0,
+        POST_CLIENT.1,
+        AuthMethod::ClientSecretPost,
+    ));
     cfg.dynamic = dynamic;
     cfg.login_hint = Some(EMAIL.into());
     cfg.module_timeout = Duration::from_secs(120);
@@ -192,7 +250,9 @@ fn acceptable(module: &str) -> &'static [Status] {
         // Unsigned ID tokens are optional (skipped unless discovery lists `none`).
         "oidcc-idtoken-unsigned" => &[Status::Passed, Status::Skipped],
         // request_uri: support it properly or refuse it with request_uri_not_supported.
-        "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported" => &[Status::Passed, Status::Skipped],
+        "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported" => {
+            &[Status::Passed, Status::Skipped]
+        }
         _ => &[Status::Passed],
     }
 }
@@ -204,8 +264,18 @@ fn assert_verdicts(what: &str, op: &Op, results: &[ModuleResult]) {
         .iter()
         .filter(|r| !acceptable(r.module).contains(&r.status))
         .map(|r| {
-            let reasons: Vec<String> = r.reasons().iter().map(|m| format!("\n      - {m}")).collect();
-            format!("  {} → {} (expected {:?}){}", r.module, r.status, acceptable(r.module), reasons.concat())
+            let reasons: Vec<String> = r
+                .reasons()
+                .iter()
+                .map(|m| format!("\n      - {m}"))
+                .collect();
+            format!(
+                "  {} → {} (expected {:?}){}",
+                r.module,
+                r.status,
+                acceptable(r.module),
+                reasons.concat()
+            )
         })
         .collect();
     assert!(
@@ -218,8 +288,15 @@ fn assert_verdicts(what: &str, op: &Op, results: &[ModuleResult]) {
     );
 }
 
-fn without_codereuse_30seconds(runner: &Runner, plan: Plan) -> Vec<&'static poort_conformance::ModuleDef> {
-    runner.plan(plan).into_iter().filter(|m| m.name != "oidcc-codereuse-30seconds").collect()
+fn without_codereuse_30seconds(
+    runner: &Runner,
+    plan: Plan,
+) -> Vec<&'static poort_conformance::ModuleDef> {
+    runner
+        .plan(plan)
+        .into_iter()
+        .filter(|m| m.name != "oidcc-codereuse-30seconds")
+        .collect()
 }
 
 #[tokio::test]
@@ -236,9 +313,17 @@ async fn basic_plan_with_static_clients() {
     let op = start_op();
     let runner = Runner::new(harness_config(&op, false)).unwrap();
     let modules = without_codereuse_30seconds(&runner, Plan::Basic);
-    assert_eq!(modules.len(), 34, "35 static-client modules, one in its own test");
+    assert_eq!(
+        modules.len(),
+        34,
+        "35 static-client modules, one in its own test"
+    );
     let results = runner.run(&modules).await;
-    assert_verdicts("oidcc-basic-certification-test-plan (static clients)", &op, &results);
+    assert_verdicts(
+        "oidcc-basic-certification-test-plan (static clients)",
+        &op,
+        &results,
+    );
 }
 
 #[tokio::test]
@@ -246,9 +331,17 @@ async fn basic_plan_with_dynamic_registration() {
     let op = start_op();
     let runner = Runner::new(harness_config(&op, true)).unwrap();
     let modules = without_codereuse_30seconds(&runner, Plan::Basic);
-    assert_eq!(modules.len(), 37, "38 dynamic-registration modules, one in its own test");
+    assert_eq!(
+        modules.len(),
+        37,
+        "38 dynamic-registration modules, one in its own test"
+    );
     let results = runner.run(&modules).await;
-    assert_verdicts("oidcc-basic-certification-test-plan (dynamic registration)", &op, &results);
+    assert_verdicts(
+        "oidcc-basic-certification-test-plan (dynamic registration)",
+        &op,
+        &results,
+    );
 }
 
 #[tokio::test]
@@ -260,35 +353,58 @@ async fn codereuse_30seconds() {
         static_runner.run_named(&["oidcc-codereuse-30seconds"]),
         dynamic_runner.run_named(&["oidcc-codereuse-30seconds"]),
     );
-    assert_verdicts("oidcc-codereuse-30seconds (static client)", &op, &static_results.unwrap());
-    assert_verdicts("oidcc-codereuse-30seconds (dynamic registration)", &op, &dynamic_results.unwrap());
+    assert_verdicts(
+        "oidcc-codereuse-30seconds (static client)",
+        &op,
+        &static_results.unwrap(),
+    );
+    assert_verdicts(
+        "oidcc-codereuse-30seconds (dynamic registration)",
+        &op,
+        &dynamic_results.unwrap(),
+    );
 }
 
 /// `conformance/rp`, with its npm dependencies installed (`npm ci` from the committed lock; only
 /// when the pinned openid-client is not installed yet).
 fn relying_party_dir() -> PathBuf {
     let rp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/rp");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rp.join("package.json")).unwrap()).unwrap();
-    let pinned = manifest["dependencies"]["openid-client"].as_str().unwrap().to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rp.join("package.json")).unwrap()).unwrap();
+    let pinned = manifest["dependencies"]["openid-client"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let installed = std::fs::read_to_string(rp.join("node_modules/openid-client/package.json"))
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|p| p["version"].as_str().map(str::to_string));
     if installed.as_deref() != Some(pinned.as_str()) {
-        let command = if rp.join("package-lock.json").exists() { "ci" } else { "install" };
+        let command = if rp.join("package-lock.json").exists() {
+            "ci"
+        } else {
+            "install"
+        };
         let output = Command::new("npm")
             .current_dir(&rp)
             .args([command, "--no-audit", "--no-fund", "--loglevel=error"])
             .output()
             .expect("npm is installed");
-        assert!(output.status.success(), "npm {command}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "npm {command}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     rp
 }
 
 #[tokio::test]
 async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_refresh() {
-    let rp = tokio::task::spawn_blocking(relying_party_dir).await.unwrap();
+    let rp = tokio::task::spawn_blocking(relying_party_dir)
+        .await
+        .unwrap();
     let op = start_op();
     let mut node = tokio::process::Command::new("node");
     node.current_dir(&rp)
@@ -301,21 +417,48 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         .env("PASSWORD", PASSWORD)
         .env("NODE_EXTRA_CA_CERTS", &op.ca_file)
         .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), node.output()).await.expect("node finishes").expect("node runs");
+    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
+        .await
+        .expect("node finishes")
+        .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stdout.lines().last().unwrap_or("");
-    let result: serde_json::Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("flow.mjs printed no JSON ({e}): {stdout}\n{stderr}\nserver log:\n{}", op.log_tail()));
-    assert!(output.status.success() && result["ok"] == true, "openid-client failed: {result}\n{stderr}\nserver log:\n{}", op.log_tail());
+    let result: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!(
+            "flow.mjs printed no JSON ({e}): {stdout}\n{stderr}\nserver log:\n{}",
+            op.log_tail()
+        )
+    });
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "openid-client failed: {result}\n{stderr}\nserver log:\n{}",
+        op.log_tail()
+    );
     assert_eq!(result["issuer"], op.issuer.as_str());
-    let sub = result["id_token_claims"]["sub"].as_str().expect("the ID token has a sub");
-    assert_eq!(result["userinfo"]["sub"], sub, "userinfo is about the same user");
+    let sub = result["id_token_claims"]["sub"]
+        .as_str()
+        .expect("the ID token has a sub");
+    assert_eq!(
+        result["userinfo"]["sub"], sub,
+        "userinfo is about the same user"
+    );
     assert_eq!(result["userinfo"]["email"], EMAIL);
     assert_eq!(result["id_token_claims"]["aud"], NODE_CLIENT.0);
-    assert!(result["token_type"].as_str().unwrap().eq_ignore_ascii_case("bearer"));
-    assert_eq!(result["has_refresh_token"], true, "offline_access with consent yields a refresh token");
+    assert!(
+        result["token_type"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case("bearer")
+    );
+    assert_eq!(
+        result["has_refresh_token"], true,
+        "offline_access with consent yields a refresh token"
+    );
     assert_eq!(result["refreshed"]["has_access_token"], true);
     assert_eq!(result["refreshed"]["new_access_token"], true);
-    assert_eq!(result["refreshed"]["rotated_refresh_token"], true, "refresh tokens rotate");
+    assert_eq!(
+        result["refreshed"]["rotated_refresh_token"], true,
+        "refresh tokens rotate"
+    );
 }

@@ -57,18 +57,21 @@ impl Store {
         Ok(Self { db })
     }
 
-    /// Brings the schema up to date. Safe to run from several nodes at once on PostgreSQL:
-    /// concurrent runners serialise on an advisory lock.
+    /// Brings the schema up to date. Safe to run from several nodes at once: the whole run is
+    /// one transaction that first takes a lock (SQLite's write lock; a transaction-scoped
+    /// advisory lock on PostgreSQL), so concurrent runners take turns and the later ones find
+    /// nothing left to do. The lock lives and dies with the transaction's one connection: a
+    /// session-level lock taken through the pool could be released on another connection, and
+    /// then stay held. (A future migration that cannot run inside a transaction, such as
+    /// `CREATE INDEX CONCURRENTLY`, will need its own arrangement.)
     pub async fn migrate(&self) -> Result<(), StorageError> {
+        let txn = repo::begin_write(&self.db).await?;
         if self.engine() == Engine::Postgres {
             // Any constant works as long as every node uses the same one.
-            self.db.execute_unprepared("SELECT pg_advisory_lock(7368757035)").await?;
-            let result = migration::Migrator::up(&self.db, None).await;
-            self.db.execute_unprepared("SELECT pg_advisory_unlock(7368757035)").await?;
-            result?;
-        } else {
-            migration::Migrator::up(&self.db, None).await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7368757035)").await?;
         }
+        migration::Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -21,7 +21,10 @@ pub enum Kind {
     /// An authorization-flow module: the §2 setup (discovery, JWKS) and the check that the
     /// client's auth method is advertised. `dynamic_only` modules exist only with dynamic
     /// registration.
-    Flow { auth: AuthMethod, dynamic_only: bool },
+    Flow {
+        auth: AuthMethod,
+        dynamic_only: bool,
+    },
 }
 
 /// One module of the suite.
@@ -34,7 +37,10 @@ pub struct ModuleDef {
 
 impl std::fmt::Debug for ModuleDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModuleDef").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("ModuleDef")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -61,9 +67,18 @@ impl std::str::FromStr for Plan {
     }
 }
 
-const BASIC: Kind = Kind::Flow { auth: AuthMethod::ClientSecretBasic, dynamic_only: false };
-const POST: Kind = Kind::Flow { auth: AuthMethod::ClientSecretPost, dynamic_only: false };
-const DYNAMIC: Kind = Kind::Flow { auth: AuthMethod::ClientSecretBasic, dynamic_only: true };
+const BASIC: Kind = Kind::Flow {
+    auth: AuthMethod::ClientSecretBasic,
+    dynamic_only: false,
+};
+const POST: Kind = Kind::Flow {
+    auth: AuthMethod::ClientSecretPost,
+    dynamic_only: false,
+};
+const DYNAMIC: Kind = Kind::Flow {
+    auth: AuthMethod::ClientSecretBasic,
+    dynamic_only: true,
+};
 
 macro_rules! table {
     ($( $plan:ident $name:literal => $module:path, $kind:expr; )*) => {
@@ -146,7 +161,16 @@ pub fn plan(plan: Plan, dynamic: bool) -> Vec<&'static ModuleDef> {
     all()
         .iter()
         .filter(|m| plan == Plan::All || m.plan == plan)
-        .filter(|m| dynamic || !matches!(m.kind, Kind::Flow { dynamic_only: true, .. }))
+        .filter(|m| {
+            dynamic
+                || !matches!(
+                    m.kind,
+                    Kind::Flow {
+                        dynamic_only: true,
+                        ..
+                    }
+                )
+        })
         .collect()
 }
 

@@ -146,7 +146,7 @@ async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Clien
     let params = match params.get("request") {
         None => params,
         Some(jwt) => {
-            let merged = request_object::decode(jwt, &client, &state.issuer).and_then(|claims| request_object::merge(&params, claims));
+            let merged = request_object::verify(state, jwt, &client).await.and_then(|claims| request_object::merge(&params, claims));
             match merged {
                 Ok(merged) => merged,
                 Err(error) => {
@@ -343,8 +343,11 @@ pub fn metadata() -> serde_json::Map<String, serde_json::Value> {
     doc.insert("display_values_supported".into(), json!(request::SUPPORTED_DISPLAY_VALUES));
     doc.insert("request_parameter_supported".into(), json!(true));
     doc.insert("request_uri_parameter_supported".into(), json!(false));
-    doc.insert("request_object_signing_alg_values_supported".into(), json!(["none"]));
+    let mut request_object_algs = request_object::SIGNING_ALGORITHMS.to_vec();
+    request_object_algs.push("none");
+    doc.insert("request_object_signing_alg_values_supported".into(), json!(request_object_algs));
     doc.insert("authorization_response_iss_parameter_supported".into(), json!(true));
+    doc.insert("acr_values_supported".into(), json!(crate::session::ACR_VALUES_SUPPORTED));
     doc
 }
 

@@ -8,7 +8,7 @@ use crate::oauth::{Client, ErrorCode, OAuthError};
 use std::collections::BTreeSet;
 
 /// Scopes Poort knows; others are ignored (OpenID Connect Core §3.1.2.1).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+pub use crate::claims::SCOPES as SUPPORTED_SCOPES;
 /// Response types this endpoint answers today.
 pub const SUPPORTED_RESPONSE_TYPES: &[&str] = &["code"];
 pub const SUPPORTED_RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];

@@ -1,6 +1,7 @@
 //! Request objects (OpenID Connect Core §6.1): the `request` parameter as a JWT whose claims are
-//! the authorization parameters. Parameters inside the object win over the query. Unsigned
-//! objects (`alg: none`) are accepted unless the client registered a signing algorithm.
+//! the authorization parameters. Parameters inside the object win over the query. Signed objects
+//! are verified with the client's registered keys (`jwks` or `jwks_uri`); unsigned ones
+//! (`alg: none`) are accepted unless the client registered a signing algorithm.
 
 use super::params::RawParams;
 use crate::oauth::{Client, ErrorCode, OAuthError};
@@ -12,7 +13,22 @@ fn invalid(description: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequestObject, description)
 }
 
-/// The claims of a request object, once it is acceptable for `client`.
+/// Algorithms a request object may be signed with (besides `none`).
+pub const SIGNING_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
+
+/// The claims of a request object, its signature verified when it has one.
+pub async fn verify(state: &crate::state::AppState, jwt: &str, client: &Client) -> Result<Map<String, Value>, OAuthError> {
+    let claims = decode(jwt, client, &state.issuer)?;
+    let Some(unverified) = crate::tokens::verify::peek(jwt) else { return Err(invalid("request is not a compact JWT")) };
+    match unverified.alg() {
+        Some("none") => Ok(claims),
+        Some(alg) => crate::oauth::client_auth::verify_signed_request_object(state, client, alg, unverified.kid(), jwt).await,
+        None => Err(invalid("the request object has no alg")),
+    }
+}
+
+/// The claims of a request object, once its header and claims are acceptable for `client`
+/// (the signature of a signed one is checked by [`verify`]).
 pub fn decode(jwt: &str, client: &Client, issuer: &str) -> Result<Map<String, Value>, OAuthError> {
     let mut parts = jwt.split('.');
     let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -24,9 +40,8 @@ pub fn decode(jwt: &str, client: &Client, issuer: &str) -> Result<Map<String, Va
     match (alg, client.metadata.request_object_signing_alg.as_deref()) {
         ("none", None | Some("none")) if signature.is_empty() => {}
         ("none", _) => return Err(invalid("this client must sign its request objects")),
-        // Signed objects are verified against the client's registered keys; until key
-        // fetching is shared with client authentication, they are refused as unsupported.
-        _ => return Err(OAuthError::new(ErrorCode::RequestNotSupported, "signed request objects are not supported yet")),
+        (alg, registered) if SIGNING_ALGORITHMS.contains(&alg) && registered.is_none_or(|r| r == alg) && !signature.is_empty() => {}
+        _ => return Err(invalid("the request object's signing algorithm is not acceptable")),
     }
     let Value::Object(claims) = claims else { return Err(invalid("the request object's payload is not an object")) };
     if let Some(iss) = claims.get("iss")

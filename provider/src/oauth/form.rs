@@ -86,7 +86,8 @@ mod tests {
     fn only_form_content_types_are_accepted() {
         let mut headers = HeaderMap::new();
         assert!(!is_form(&headers));
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=UTF-8"));
+        headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=UTF-8"));
         assert!(is_form(&headers));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         assert!(!is_form(&headers));

@@ -12,7 +12,6 @@ mod body;
 mod endpoint;
 mod jwks;
 mod response;
-pub mod seal;
 mod sector;
 mod uris;
 pub mod validate;

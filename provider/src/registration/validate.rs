@@ -58,7 +58,8 @@ pub const REQUEST_OBJECT_ALGS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA", "
 /// Algorithms a `private_key_jwt` / `client_secret_jwt` assertion may be signed with.
 const ASYMMETRIC_ALGS: &[&str] =
     &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
-const SYMMETRIC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
+// Only HS256: HS384 and HS512 need longer keys than the 256-bit secrets Poort issues.
+const SYMMETRIC_ALGS: &[&str] = &["HS256"];
 
 /// The metadata in a request object. Unknown members are ignored (RFC 7591 §2), `null` means
 /// absent, Poort-only members are dropped; a member of the wrong type is named in the error.

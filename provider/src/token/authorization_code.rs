@@ -94,7 +94,11 @@ fn check_redirect_uri(client: &Client, code: &AuthorizationCodeRecord, sent: Opt
         (stored, Some(sent)) => stored == sent,
         (_, None) => false,
     };
-    if matches { Ok(()) } else { Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")) }
+    if matches {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"))
+    }
 }
 
 /// RFC 7636 §4.6. A verifier without a challenge is refused too (it cannot be what the client
@@ -114,7 +118,11 @@ fn check_pkce(client: &Client, code: &AuthorizationCodeRecord, verifier: Option<
         "plain" if client.metadata.allow_plain_pkce => verifier.to_string(),
         _ => return failed("the code_challenge_method is not accepted"),
     };
-    if constant_time_eq(computed.as_bytes(), challenge.as_bytes()) { Ok(()) } else { failed("code_verifier does not match") }
+    if constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
+        Ok(())
+    } else {
+        failed("code_verifier does not match")
+    }
 }
 
 #[cfg(test)]

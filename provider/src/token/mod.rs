@@ -33,7 +33,8 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,23 +35,14 @@ pub fn sign(keys: &KeySet, alg: &str, typ: Option<&str>, claims: Map<String, Val
 /// is not checked here: an `id_token_hint` may be expired, an access token may not — callers
 /// decide.
 pub fn verify_ours(keys: &KeySet, token: &str) -> Option<Map<String, Value>> {
-    let header = josekit::jwt::decode_header(token).ok()?;
-    let kid = header.claim("kid")?.as_str()?.to_string();
-    let key = keys.keys.iter().find(|k| k.record.kid == kid)?;
-    let alg = header.claim("alg")?.as_str()?;
-    if alg != key.record.alg {
+    let unverified = super::verify::peek(token)?;
+    let key = keys.keys.iter().find(|k| Some(k.record.kid.as_str()) == unverified.kid())?;
+    if unverified.alg() != Some(key.record.alg.as_str()) {
         return None;
     }
     let jwk = josekit::jwk::Jwk::from_map(key.record.public_jwk.as_object()?.clone()).ok()?;
-    let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
-        "RS256" => Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).ok()?),
-        "PS256" => Box::new(josekit::jws::PS256.verifier_from_jwk(&jwk).ok()?),
-        "ES256" => Box::new(josekit::jws::ES256.verifier_from_jwk(&jwk).ok()?),
-        "EdDSA" => Box::new(josekit::jws::EdDSA.verifier_from_jwk(&jwk).ok()?),
-        _ => return None,
-    };
-    let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
-    Some(payload.claims_set().clone())
+    let verifier = super::verify::verifier_for(&key.record.alg, &jwk)?;
+    super::verify::verify(token, verifier.as_ref())
 }
 
 /// `at_hash` / `c_hash` / `s_hash`: the left half of the hash of `value`, with the hash of the

@@ -131,7 +131,12 @@ mod tests {
         header.set_algorithm("ES256");
         let mut payload = JwtPayload::new();
         payload.set_issuer("me");
-        let jwt = josekit::jwt::encode_with_signer(&payload, &header, &ES256.signer_from_jwk(&pair.to_jwk_key_pair()).unwrap()).unwrap();
+        let jwt = josekit::jwt::encode_with_signer(
+            &payload,
+            &header,
+            &ES256.signer_from_jwk(&pair.to_jwk_key_pair()).unwrap(),
+        )
+        .unwrap();
         let public = pair.to_jwk_public_key();
         let claims = verify(&jwt, verifier_for("ES256", &public).unwrap().as_ref()).unwrap();
         assert_eq!(claims["iss"], "me");
@@ -142,7 +147,8 @@ mod tests {
 
     #[test]
     fn audiences_may_be_a_string_or_an_array() {
-        let claims = |aud: Value| serde_json::from_value::<Map<String, Value>>(serde_json::json!({ "aud": aud })).unwrap();
+        let claims =
+            |aud: Value| serde_json::from_value::<Map<String, Value>>(serde_json::json!({ "aud": aud })).unwrap();
         assert!(audience_contains(&claims(serde_json::json!("x")), &["x", "y"]));
         assert!(audience_contains(&claims(serde_json::json!(["z", "y"])), &["x", "y"]));
         assert!(!audience_contains(&claims(serde_json::json!(["z"])), &["x"]));

@@ -300,3 +300,45 @@ async fn form_post_and_post_requests() {
         .await;
     assert!(page.location_params().contains_key("code"));
 }
+
+#[tokio::test]
+async fn signed_request_objects_are_verified_with_the_clients_keys() {
+    use josekit::jws::{JwsHeader, RS256};
+    use josekit::jwt::JwtPayload;
+    let f = Fixture::new().await;
+    let key = RS256.generate_key_pair(2048).unwrap();
+    let mut public = key.to_jwk_public_key();
+    public.set_key_id("rp-key");
+    f.client("signer", serde_json::json!({
+        "redirect_uris": [CB], "first_party": true, "request_object_signing_alg": "RS256",
+        "jwks": { "keys": [serde_json::Value::Object(public.as_ref().clone())] }
+    }))
+    .await;
+    let sign = |key_pair: &josekit::jws::alg::rsassa::RsassaJwsSigner| {
+        let mut header = JwsHeader::new();
+        header.set_key_id("rp-key");
+        let mut payload = JwtPayload::new();
+        for (k, v) in [("client_id", "signer"), ("response_type", "code"), ("scope", "openid"), ("state", "signed-state"), ("redirect_uri", CB), ("aud", ISSUER), ("iss", "signer")] {
+            payload.set_claim(k, Some(v.into())).unwrap();
+        }
+        josekit::jwt::encode_with_signer(&payload, &header, key_pair).unwrap()
+    };
+    let mut b = f.browser();
+    let first = b.get("/authorize?client_id=single&response_type=code&scope=openid").await;
+    b.sign_in(first.location.as_deref().unwrap(), "ann", PASSWORD).await;
+
+    let good = sign(&RS256.signer_from_jwk(&key.to_jwk_private_key()).unwrap());
+    let page = b.get(&format!("/authorize?client_id=signer&response_type=code&scope=openid&request={good}")).await;
+    let params = page.location_params();
+    assert_eq!(params.get("state").map(String::as_str), Some("signed-state"));
+    assert!(params.contains_key("code"), "{:?}", page.location);
+
+    let other = RS256.generate_key_pair(2048).unwrap();
+    let forged = sign(&RS256.signer_from_jwk(&other.to_jwk_private_key()).unwrap());
+    let page = b.get(&format!("/authorize?client_id=signer&response_type=code&scope=openid&request={forged}")).await;
+    assert_eq!(page.location_params().get("error").map(String::as_str), Some("invalid_request_object"));
+    // This client must sign: an unsigned object is refused.
+    let unsigned_object = unsigned(serde_json::json!({ "client_id": "signer", "response_type": "code", "scope": "openid" }));
+    let page = b.get(&format!("/authorize?client_id=signer&response_type=code&scope=openid&request={unsigned_object}")).await;
+    assert_eq!(page.location_params().get("error").map(String::as_str), Some("invalid_request_object"));
+}

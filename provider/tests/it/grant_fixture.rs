@@ -55,7 +55,12 @@ impl Reply {
     /// Asserts an OAuth JSON error with `status` and `code`, never cached.
     #[track_caller]
     pub fn assert_error(&self, status: StatusCode, code: &str) {
-        assert_eq!((self.status, self.json()["error"].as_str()), (status, Some(code)), "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            (self.status, self.json()["error"].as_str()),
+            (status, Some(code)),
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
         assert_eq!(self.header(header::CACHE_CONTROL), Some("no-store"));
     }
 
@@ -237,7 +242,12 @@ impl Op {
 
     /// Redeems `code` with client_secret_basic.
     pub async fn redeem(&self, client_id: &str, code: &str) -> Reply {
-        self.post("/token", &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)], Some((client_id, SECRET))).await
+        self.post(
+            "/token",
+            &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)],
+            Some((client_id, SECRET)),
+        )
+        .await
     }
 
     pub async fn refresh(&self, client_id: &str, refresh_token: &str, scope: Option<&str>) -> Reply {

@@ -58,7 +58,9 @@ async fn introspection_describes_own_tokens_only() {
 async fn revoking_an_access_token_ends_only_that_token() {
     let op = op_with_clients().await;
     let (access_token, refresh_token) = tokens(&op).await;
-    let reply = op.post("/revoke", &[("token", access_token.as_str()), ("token_type_hint", "access_token")], Some(("rp", SECRET))).await;
+    let reply = op
+        .post("/revoke", &[("token", access_token.as_str()), ("token_type_hint", "access_token")], Some(("rp", SECRET)))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(introspect(&op, "rp", &access_token).await["active"], false);
     assert_eq!(op.userinfo(&access_token).await.status, StatusCode::UNAUTHORIZED);
@@ -70,7 +72,13 @@ async fn revoking_a_refresh_token_ends_its_grant() {
     let op = op_with_clients().await;
     let (access_token, refresh_token) = tokens(&op).await;
     // The hint is only a hint.
-    let reply = op.post("/revoke", &[("token", refresh_token.as_str()), ("token_type_hint", "access_token")], Some(("rp", SECRET))).await;
+    let reply = op
+        .post(
+            "/revoke",
+            &[("token", refresh_token.as_str()), ("token_type_hint", "access_token")],
+            Some(("rp", SECRET)),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     op.refresh("rp", &refresh_token, None).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
     assert_eq!(op.userinfo(&access_token).await.status, StatusCode::UNAUTHORIZED);
@@ -85,7 +93,10 @@ async fn unknown_and_foreign_tokens_are_answered_200_and_left_alone() {
         assert_eq!(op.post("/revoke", &[("token", token)], Some(("rp", SECRET))).await.status, StatusCode::OK);
     }
     for token in [&access_token, &refresh_token] {
-        assert_eq!(op.post("/revoke", &[("token", token.as_str())], Some(("other", SECRET))).await.status, StatusCode::OK);
+        assert_eq!(
+            op.post("/revoke", &[("token", token.as_str())], Some(("other", SECRET))).await.status,
+            StatusCode::OK
+        );
     }
     assert_eq!(op.userinfo(&access_token).await.status, StatusCode::OK, "another client cannot revoke it");
     op.refresh("rp", &refresh_token, None).await.tokens();
@@ -98,9 +109,13 @@ async fn revocation_needs_client_authentication_and_a_token() {
     let reply = op.post("/revoke", &[("token", access_token.as_str())], Some(("rp", "wrong"))).await;
     reply.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some("Basic realm=\"poort\""));
-    op.post("/revoke", &[("token", access_token.as_str())], None).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    op.post("/revoke", &[("token", access_token.as_str())], None)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
     op.post("/revoke", &[], Some(("rp", SECRET))).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    op.post("/revoke", &[("token", "a"), ("token", "b")], Some(("rp", SECRET))).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    op.post("/revoke", &[("token", "a"), ("token", "b")], Some(("rp", SECRET)))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(op.userinfo(&access_token).await.status, StatusCode::OK, "nothing was revoked");
     // A public client may revoke its own tokens.
     let (verifier, challenge) = pkce();
@@ -113,6 +128,9 @@ async fn revocation_needs_client_authentication_and_a_token() {
         ("code_verifier", verifier.as_str()),
     ];
     let spa_token = op.post("/token", &form, None).await.tokens()["access_token"].as_str().unwrap().to_string();
-    assert_eq!(op.post("/revoke", &[("token", spa_token.as_str()), ("client_id", "spa")], None).await.status, StatusCode::OK);
+    assert_eq!(
+        op.post("/revoke", &[("token", spa_token.as_str()), ("client_id", "spa")], None).await.status,
+        StatusCode::OK
+    );
     assert_eq!(op.userinfo(&spa_token).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -48,7 +48,10 @@ async fn a_code_exchange_issues_tokens_and_an_id_token_the_suite_accepts() {
     // The access token is an RFC 9068 JWT.
     let (header, at) = op.verify_signed(access_token).await;
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!((at["iss"].as_str(), at["client_id"].as_str(), at["aud"].as_str()), (Some(ISSUER), Some("rp"), Some("rp")));
+    assert_eq!(
+        (at["iss"].as_str(), at["client_id"].as_str(), at["aud"].as_str()),
+        (Some(ISSUER), Some("rp"), Some("rp"))
+    );
     assert_eq!(at["sub"], json!(op.user_id));
     assert_eq!(at["scope"], "openid");
     assert!(at["jti"].as_str().is_some_and(|j| j.len() >= 43));
@@ -106,7 +109,14 @@ async fn client_secret_jwt_verifies_with_the_sealed_secret() {
     ];
     op.post("/token", &form, None).await.tokens();
     // A secret that is only hashed (nothing sealed) cannot serve client_secret_jwt.
-    op.insert_client("unsealed", json!({ "token_endpoint_auth_method": "client_secret_jwt" }), Some(keyed_hash(&op.state.hash_key, SECRET)), None, 0).await;
+    op.insert_client(
+        "unsealed",
+        json!({ "token_endpoint_auth_method": "client_secret_jwt" }),
+        Some(keyed_hash(&op.state.hash_key, SECRET)),
+        None,
+        0,
+    )
+    .await;
     let code = op.code("unsealed", CodeSpec::default()).await;
     let assertion = sign(&signer, None, assertion_claims("unsealed", json!(TOKEN_URL)));
     let form = [
@@ -138,7 +148,9 @@ async fn private_key_jwt_with_registered_keys_accepts_each_audience_once() {
         // The same assertion again: its jti was spent.
         let code = op.code("pkj", CodeSpec::default()).await;
         let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB)];
-        op.post("/token", &with_assertion(&form, &assertion), None).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+        op.post("/token", &with_assertion(&form, &assertion), None)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
         assert!(code_unspent(&op, &code).await, "a refused client leaves the code alone ({aud})");
     }
 }
@@ -221,7 +233,8 @@ async fn a_public_client_authenticates_with_none_and_must_use_pkce() {
     ];
     op.post("/token", &form, None).await.tokens();
     let code = op.code("spa", CodeSpec::default()).await;
-    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB), ("client_id", "spa")];
+    let form =
+        [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB), ("client_id", "spa")];
     op.post("/token", &form, None).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
@@ -306,7 +319,9 @@ async fn expired_unknown_and_foreign_codes_are_invalid_grants() {
 #[tokio::test]
 async fn refresh_tokens_rotate_narrow_and_keep_the_identity() {
     let op = op_with_rp().await;
-    let code = op.code("rp", CodeSpec { scope: "openid profile offline_access", nonce: Some("abc"), ..CodeSpec::default() }).await;
+    let code = op
+        .code("rp", CodeSpec { scope: "openid profile offline_access", nonce: Some("abc"), ..CodeSpec::default() })
+        .await;
     let first = op.redeem("rp", &code).await.tokens();
     let (_, first_id) = op.verify_signed(first["id_token"].as_str().unwrap()).await;
     let first_refresh = first["refresh_token"].as_str().unwrap();
@@ -323,7 +338,10 @@ async fn refresh_tokens_rotate_narrow_and_keep_the_identity() {
     }
     assert!(second_id["iat"].as_i64() > first_id["iat"].as_i64(), "a new iat");
     assert!(second_id.get("nonce").is_none(), "no nonce on refresh");
-    assert_eq!(second_id["at_hash"], json!(poort::tokens::jwt::half_hash("RS256", second["access_token"].as_str().unwrap())));
+    assert_eq!(
+        second_id["at_hash"],
+        json!(poort::tokens::jwt::half_hash("RS256", second["access_token"].as_str().unwrap()))
+    );
     assert_eq!(op.userinfo(second["access_token"].as_str().unwrap()).await.json()["name"], "Alice Example");
 
     // Narrowing works; widening does not (and leaves the token usable).
@@ -368,15 +386,21 @@ async fn refresh_needs_the_grant_type_and_offline_access() {
     let code = op.code("plain", CodeSpec { scope: "openid offline_access", ..CodeSpec::default() }).await;
     let tokens = op.redeem("plain", &code).await.tokens();
     assert!(tokens.get("refresh_token").is_none(), "the client is not registered for refresh_token");
-    op.refresh("plain", &poort::crypto::random_token(), None).await.assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+    op.refresh("plain", &poort::crypto::random_token(), None)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
 }
 
 #[tokio::test]
 async fn client_credentials_issue_a_token_for_the_client_itself() {
     let op = Op::new().await;
-    op.client("svc", json!({ "grant_types": ["client_credentials"], "scope": "reports:read reports:write openid" })).await;
+    op.client("svc", json!({ "grant_types": ["client_credentials"], "scope": "reports:read reports:write openid" }))
+        .await;
     op.client("spa", json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method": "none" })).await;
-    let body = op.post("/token", &[("grant_type", "client_credentials"), ("scope", "reports:read")], Some(("svc", SECRET))).await.tokens();
+    let body = op
+        .post("/token", &[("grant_type", "client_credentials"), ("scope", "reports:read")], Some(("svc", SECRET)))
+        .await
+        .tokens();
     assert_eq!(body["scope"], "reports:read");
     assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
     let (_, claims) = op.verify_signed(body["access_token"].as_str().unwrap()).await;
@@ -440,20 +464,28 @@ async fn every_failed_client_authentication_is_401_invalid_client() {
         vec![("client_id", "nobody"), ("client_secret", SECRET)],
     ];
     let none = sign_none(&assertion_claims("pkj", json!(TOKEN_URL)));
-    let wrong_aud = sign(signer.as_ref(), Some("k1"), assertion_claims("pkj", json!("https://elsewhere.example/token")));
+    let wrong_aud =
+        sign(signer.as_ref(), Some("k1"), assertion_claims("pkj", json!("https://elsewhere.example/token")));
     let mut expired_claims = assertion_claims("pkj", json!(TOKEN_URL));
     expired_claims.insert("exp".into(), json!(now() - 600));
     let expired = sign(signer.as_ref(), Some("k1"), expired_claims);
     let (stranger, _) = client_key("k1");
     let foreign_key = sign(stranger.as_ref(), Some("k1"), assertion_claims("pkj", json!(TOKEN_URL)));
-    let hmac = sign(&josekit::jws::HS256.signer_from_bytes(SECRET.as_bytes()).unwrap(), None, assertion_claims("pkj", json!(TOKEN_URL)));
+    let hmac = sign(
+        &josekit::jws::HS256.signer_from_bytes(SECRET.as_bytes()).unwrap(),
+        None,
+        assertion_claims("pkj", json!(TOKEN_URL)),
+    );
     let mut no_jti = assertion_claims("pkj", json!(TOKEN_URL));
     no_jti.remove("jti");
     let no_jti = sign(signer.as_ref(), Some("k1"), no_jti);
     let assertions: [&str; 8] = ["garbage", "a.b.c", &none, &wrong_aud, &expired, &foreign_key, &hmac, &no_jti];
     for assertion in assertions {
         let mut form = pkj_grant.to_vec();
-        form.extend([("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion)]);
+        form.extend([
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ]);
         cases.push(form);
     }
     let mut wrong_type = pkj_grant.to_vec();
@@ -498,11 +530,16 @@ async fn malformed_requests_get_the_spec_error_and_change_nothing() {
 
     let repeated_code = [("grant_type", "authorization_code"), ("code", code.as_str()), ("code", code.as_str())];
     op.post("/token", &repeated_code, basic).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    let repeated_type = [("grant_type", "authorization_code"), ("grant_type", "refresh_token"), ("code", code.as_str())];
+    let repeated_type =
+        [("grant_type", "authorization_code"), ("grant_type", "refresh_token"), ("code", code.as_str())];
     op.post("/token", &repeated_type, basic).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     op.post("/token", &[("code", code.as_str())], basic).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    op.post("/token", &[("grant_type", "authorization_code")], basic).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    op.post("/token", &[("grant_type", "refresh_token")], basic).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    op.post("/token", &[("grant_type", "authorization_code")], basic)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    op.post("/token", &[("grant_type", "refresh_token")], basic)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     for unknown in ["password", "urn:ietf:params:oauth:grant-type:device_code", "AUTHORIZATION_CODE"] {
         op.post("/token", &[("grant_type", unknown), ("code", code.as_str())], basic)
             .await
@@ -532,4 +569,33 @@ async fn opaque_access_tokens_are_stored_and_work_at_userinfo() {
     let userinfo = op.userinfo(access_token).await.json();
     assert_eq!(userinfo["email"], "alice@example.com");
     assert_eq!(userinfo["email_verified"], true);
+}
+
+#[tokio::test]
+async fn discovery_advertises_the_token_side() {
+    let op = Op::new().await;
+    let doc = op.send(Request::get("/.well-known/openid-configuration").body(Body::empty()).unwrap()).await.json();
+    let list = |key: &str| -> Vec<String> {
+        doc[key].as_array().unwrap_or_else(|| panic!("{key}")).iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    for (key, path) in [
+        ("token_endpoint", "/token"),
+        ("userinfo_endpoint", "/userinfo"),
+        ("revocation_endpoint", "/revoke"),
+        ("introspection_endpoint", "/introspect"),
+    ] {
+        assert_eq!(doc[key], format!("{ISSUER}{path}"));
+    }
+    let methods = list("token_endpoint_auth_methods_supported");
+    for method in ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"] {
+        assert!(methods.contains(&method.to_string()), "{method}");
+    }
+    assert!(list("token_endpoint_auth_signing_alg_values_supported").contains(&"RS256".to_string()));
+    assert_eq!(list("grant_types_supported"), ["authorization_code", "refresh_token", "client_credentials"]);
+    assert_eq!(list("scopes_supported"), ["openid", "profile", "email", "address", "phone", "offline_access"]);
+    assert!(list("userinfo_signing_alg_values_supported").contains(&"RS256".to_string()));
+    assert!(list("claims_supported").iter().any(|c| c == "email_verified"));
+    assert_eq!(doc["claims_parameter_supported"], true);
+    assert!(!list("introspection_endpoint_auth_methods_supported").contains(&"none".to_string()));
+    assert!(list("revocation_endpoint_auth_methods_supported").contains(&"none".to_string()));
 }

@@ -50,11 +50,28 @@ async fn get_and_both_kinds_of_post_return_the_same_claims() {
 async fn every_scope_releases_its_standard_claims_and_the_claims_parameter_adds_more() {
     let op = Op::new().await;
     op.client("rp", json!({})).await;
-    let (all, _) = tokens(&op, "rp", CodeSpec { scope: "openid email phone address profile", ..CodeSpec::default() }).await;
+    let (all, _) =
+        tokens(&op, "rp", CodeSpec { scope: "openid email phone address profile", ..CodeSpec::default() }).await;
     let claims = op.userinfo(&all).await.json();
     for name in [
-        "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture", "website",
-        "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified", "address", "phone_number",
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "updated_at",
+        "email",
+        "email_verified",
+        "address",
+        "phone_number",
         "phone_number_verified",
     ] {
         assert!(claims.get(name).is_some(), "{name} missing");
@@ -115,7 +132,8 @@ async fn bearer_errors_follow_rfc_6750() {
         let mut header = josekit::jws::JwsHeader::new();
         header.set_token_type("at+jwt");
         let claims = part(&token, 1);
-        josekit::jwt::encode_with_signer(&josekit::jwt::JwtPayload::from_map(claims).unwrap(), &header, signer.as_ref()).unwrap()
+        josekit::jwt::encode_with_signer(&josekit::jwt::JwtPayload::from_map(claims).unwrap(), &header, signer.as_ref())
+            .unwrap()
     };
     for bad in ["not-a-token", tampered.as_str(), other_key.as_str(), &poort::crypto::random_token()] {
         let reply = op.userinfo(bad).await;

@@ -36,7 +36,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table("replay_guard").if_exists().to_owned())
-            .await
+        m.drop_table(Table::drop().table("replay_guard").if_exists().to_owned()).await
     }
 }

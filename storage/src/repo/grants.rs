@@ -283,7 +283,7 @@ impl<'a> Grants<'a> {
     }
 
     /// Revokes the grant and every token under it, and spends its unredeemed codes (a late
-    /// redemption then reports `AlreadyUsed`). True when the grant was live until now.
+    /// redemption then reports `AlreadyUsed`). True when the grant had not been revoked before.
     pub async fn revoke_grant(&self, grant_id: &str, at: i64) -> Result<bool, StorageError> {
         let txn = begin_write(self.db).await?;
         let revoked = grant::Entity::update_many()
@@ -434,19 +434,19 @@ impl<'a> Grants<'a> {
             return Ok(RotateOutcome::NotFound);
         };
         // Lock the grant before the token, as `revoke_grant` does, so a revocation either sees the
-        // successor or makes this rotation fail.
-        let grant_live = lock_live_grant(&txn, &old.grant_id).await?;
-        let rotated = token::Entity::update_many()
-            .col_expr(token::Column::RotatedAt, Expr::val(at))
-            .filter(token::Column::TokenHash.eq(old_hash))
-            .filter(token::Column::RotatedAt.is_null())
-            .filter(token::Column::RevokedAt.is_null())
-            .filter(token::Column::ExpiresAt.gt(at))
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        if !rotated || !grant_live {
+        // successor or makes this rotation fail. Under a dead grant nothing is marked.
+        let rotated = lock_live_grant(&txn, &old.grant_id).await?
+            && token::Entity::update_many()
+                .col_expr(token::Column::RotatedAt, Expr::val(at))
+                .filter(token::Column::TokenHash.eq(old_hash))
+                .filter(token::Column::RotatedAt.is_null())
+                .filter(token::Column::RevokedAt.is_null())
+                .filter(token::Column::ExpiresAt.gt(at))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+        if !rotated {
             // Read again: a rotation or a revocation may have committed since the first read.
             let current = find_refresh(&txn, old_hash).await?;
             let grant = grant::Entity::find_by_id(old.grant_id.clone()).one(&txn).await?;
@@ -460,6 +460,7 @@ impl<'a> Grants<'a> {
             client_id: Set(old.client_id.clone()),
             user_id: Set(old.user_id.clone()),
             scope: Set(old.scope.clone()),
+            // `store_token` gives every refresh token a family; a row without one names it after itself.
             family_id: Set(Some(old.family_id.clone().unwrap_or_else(|| old.token_hash.clone()))),
             created_at: Set(at),
             expires_at: Set(new.expires_at),

@@ -16,15 +16,13 @@ impl<'a> ReplayGuard<'a> {
         Self { db }
     }
 
-    /// Records `key` as used until `expires_at`. True when this is its first use (or its last
+    /// Records `key` (text without NUL characters, which PostgreSQL refuses; callers pass a
+    /// hash) as used until `expires_at`. True when this is its first use (or its last
     /// use has expired); false for a replay. Of any number of concurrent calls with one key,
     /// exactly one gets `true`.
     pub async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StorageError> {
         let txn = begin_write(self.db).await?;
-        let row = replay_guard::ActiveModel {
-            key: Set(key.to_string()),
-            expires_at: Set(expires_at),
-        };
+        let row = replay_guard::ActiveModel { key: Set(key.to_string()), expires_at: Set(expires_at) };
         let inserted = replay_guard::Entity::insert(row)
             .on_conflict(OnConflict::column(replay_guard::Column::Key).do_nothing().to_owned())
             .exec_without_returning(&txn)
@@ -46,10 +44,8 @@ impl<'a> ReplayGuard<'a> {
 
     /// Forgets identifiers past their expiry. Returns how many went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, StorageError> {
-        let result = replay_guard::Entity::delete_many()
-            .filter(replay_guard::Column::ExpiresAt.lte(now))
-            .exec(self.db)
-            .await?;
+        let result =
+            replay_guard::Entity::delete_many().filter(replay_guard::Column::ExpiresAt.lte(now)).exec(self.db).await?;
         Ok(result.rows_affected)
     }
 }

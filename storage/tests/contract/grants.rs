@@ -396,7 +396,7 @@ async fn revoke_user_grants_by_client(db: Db) {
     assert!(grants.get_grant(&cli.id).await.unwrap().unwrap().is_active(now()));
     assert!(grants.get_grant(&someone_else.id).await.unwrap().unwrap().is_active(now()));
 
-    assert_eq!(grants.revoke_user_grants("user-1", None, now()).await.unwrap(), [cli.id.clone()]);
+    assert_eq!(grants.revoke_user_grants("user-1", None, now()).await.unwrap(), [cli.id]);
     assert!(grants.revoke_user_grants("user-1", None, now()).await.unwrap().is_empty());
 }
 

@@ -7,18 +7,12 @@ contract!(a_key_is_accepted_once_until_it_expires, purge_removes_only_expired_ke
 async fn a_key_is_accepted_once_until_it_expires(db: Db) {
     let guard = db.store.replay_guard();
     let t = now();
-    assert!(guard.first_use("client-a\0jti-1", t + 60, t).await.unwrap());
-    assert!(
-        !guard.first_use("client-a\0jti-1", t + 60, t).await.unwrap(),
-        "a replay is refused"
-    );
-    assert!(
-        guard.first_use("client-b\0jti-1", t + 60, t).await.unwrap(),
-        "keys are independent"
-    );
+    assert!(guard.first_use("client-a:jti-1", t + 60, t).await.unwrap());
+    assert!(!guard.first_use("client-a:jti-1", t + 60, t).await.unwrap(), "a replay is refused");
+    assert!(guard.first_use("client-b:jti-1", t + 60, t).await.unwrap(), "keys are independent");
     // Once the remembered use has expired, the key may be used again (and is then remembered anew).
-    assert!(guard.first_use("client-a\0jti-1", t + 200, t + 61).await.unwrap());
-    assert!(!guard.first_use("client-a\0jti-1", t + 200, t + 62).await.unwrap());
+    assert!(guard.first_use("client-a:jti-1", t + 200, t + 61).await.unwrap());
+    assert!(!guard.first_use("client-a:jti-1", t + 200, t + 62).await.unwrap());
 }
 
 async fn purge_removes_only_expired_keys(db: Db) {
@@ -27,10 +21,7 @@ async fn purge_removes_only_expired_keys(db: Db) {
     assert!(guard.first_use("old", t + 10, t).await.unwrap());
     assert!(guard.first_use("new", t + 100, t).await.unwrap());
     assert_eq!(guard.purge_expired(t + 50).await.unwrap(), 1);
-    assert!(
-        !guard.first_use("new", t + 100, t + 50).await.unwrap(),
-        "a live key survives the purge"
-    );
+    assert!(!guard.first_use("new", t + 100, t + 50).await.unwrap(), "a live key survives the purge");
 }
 
 async fn concurrent_first_uses_have_one_winner(db: Db) {
@@ -38,10 +29,8 @@ async fn concurrent_first_uses_have_one_winner(db: Db) {
     let t = now();
     for round in 0..5 {
         let key = format!("race-{round}");
-        let (a, b) = tokio::join!(
-            db.store.replay_guard().first_use(&key, t + 60, t),
-            other.replay_guard().first_use(&key, t + 60, t)
-        );
+        let (guard_a, guard_b) = (db.store.replay_guard(), other.replay_guard());
+        let (a, b) = tokio::join!(guard_a.first_use(&key, t + 60, t), guard_b.first_use(&key, t + 60, t));
         assert!(a.unwrap() ^ b.unwrap(), "exactly one node accepts {key}");
     }
     other.close().await.unwrap();

@@ -125,7 +125,7 @@ async fn end_and_end_all_for_user(db: Db) {
     assert_eq!(sessions.get(&already.id).await.unwrap().unwrap().ended_at, Some(100));
     assert_eq!(sessions.get(&bob.id).await.unwrap().unwrap().ended_at, None);
 
-    assert_eq!(sessions.end_all_for_user("alice", 400, None).await.unwrap(), [b.id.clone()]);
+    assert_eq!(sessions.end_all_for_user("alice", 400, None).await.unwrap(), [b.id]);
     assert!(sessions.end_all_for_user("alice", 500, None).await.unwrap().is_empty());
 }
 

@@ -86,7 +86,8 @@ where
             let url = url.to_string();
             let store = open(&url, migrate).await;
             let outcome = tokio::spawn(body(Db { store: store.clone(), backend, url, _dir: None })).await;
-            let _ = store.close().await;
+            // A failed body may leave a connection stuck; DROP … WITH (FORCE) ends it anyway.
+            let _ = tokio::time::timeout(Duration::from_secs(5), store.close()).await;
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .await

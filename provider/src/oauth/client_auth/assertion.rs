@@ -6,7 +6,7 @@
 use super::jwks::parse_key_set;
 use super::{Failure, sealing};
 use crate::crypto::{b64url, constant_time_eq, keyed_hash, sha256};
-use crate::oauth::Client;
+use crate::oauth::{Client, ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::verify::{self, ASYMMETRIC_ALGORITHMS, Unverified};
 use josekit::jwk::Jwk;
@@ -38,7 +38,9 @@ pub async fn verify(
     }
     let claims = match alg {
         "HS256" => verify_with_secret(state, client, compact)?,
-        alg if ASYMMETRIC_ALGORITHMS.contains(&alg) => verify_with_client_keys(state, client, alg, jwt.kid(), compact).await?,
+        alg if ASYMMETRIC_ALGORITHMS.contains(&alg) => {
+            verify_with_client_keys(state, client, alg, jwt.kid(), compact).await?
+        }
         _ => return Err(Failure::Refused("the assertion's algorithm is not accepted")),
     };
     let now = poort_storage::now();
@@ -54,7 +56,8 @@ pub async fn verify(
 /// stored, and not expired.
 fn verify_with_secret(state: &AppState, client: &Client, compact: &str) -> Result<Map<String, Value>, Failure> {
     let sealed = client.secret_sealed.as_deref().ok_or(Failure::Refused("the client has no sealed secret"))?;
-    let secret = sealing::unseal_secret(&state.hash_key, sealed).ok_or(Failure::Refused("the sealed secret does not open"))?;
+    let secret =
+        sealing::unseal_secret(&state.hash_key, sealed).ok_or(Failure::Refused("the sealed secret does not open"))?;
     let hash = client.secret_hash.as_deref().ok_or(Failure::Refused("the client has no secret"))?;
     if !constant_time_eq(keyed_hash(&state.hash_key, &secret).as_bytes(), hash.as_bytes()) {
         return Err(Failure::Refused("the sealed secret is not the current secret"));
@@ -62,8 +65,24 @@ fn verify_with_secret(state: &AppState, client: &Client, compact: &str) -> Resul
     if super::secret_expired(client, poort_storage::now()) {
         return Err(Failure::Refused("the client secret has expired"));
     }
-    let verifier = verify::hs256_verifier(secret.as_bytes()).ok_or(Failure::Refused("the secret is too short for HS256"))?;
+    let verifier =
+        verify::hs256_verifier(secret.as_bytes()).ok_or(Failure::Refused("the secret is too short for HS256"))?;
     verify::verify(compact, verifier.as_ref()).ok_or(Failure::Refused("the assertion's signature does not verify"))
+}
+
+/// Verifies a request object `client` signed with one of its registered keys; a refusal is
+/// `invalid_request_object`.
+pub async fn verify_signed_request_object(
+    state: &AppState,
+    client: &Client,
+    alg: &str,
+    kid: Option<&str>,
+    compact: &str,
+) -> Result<Map<String, Value>, OAuthError> {
+    verify_with_client_keys(state, client, alg, kid, compact).await.map_err(|failure| match failure {
+        Failure::Refused(why) => OAuthError::new(ErrorCode::InvalidRequestObject, why),
+        Failure::Error(error) => error,
+    })
 }
 
 /// `private_key_jwt`: the registered `jwks`, or the `jwks_uri` document (re-fetched once when

@@ -94,7 +94,10 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let lenient = GeneralPurpose::new(&STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
+    let lenient = GeneralPurpose::new(
+        &STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
     let decoded = String::from_utf8(lenient.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let (id, secret) = (form_decode(id)?, form_decode(secret)?);
@@ -132,10 +135,20 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_url_decoded() {
-        assert_eq!(parse_basic(basic("my%20client:s%3Acr+t%25").as_bytes()), Some(("my client".into(), "s:cr t%".into())));
+        assert_eq!(
+            parse_basic(basic("my%20client:s%3Acr+t%25").as_bytes()),
+            Some(("my client".into(), "s:cr t%".into()))
+        );
         assert_eq!(parse_basic(basic("id:a:b").as_bytes()), Some(("id".into(), "a:b".into())));
         assert_eq!(parse_basic(format!("bAsIc {}", "aWQ6cw").as_bytes()), Some(("id".into(), "s".into())), "unpadded");
-        for bad in [basic("no-colon"), basic(":secret"), basic("id:"), basic("id:%zz"), "Bearer abc".into(), "Basic !!!".into()] {
+        for bad in [
+            basic("no-colon"),
+            basic(":secret"),
+            basic("id:"),
+            basic("id:%zz"),
+            "Bearer abc".into(),
+            "Basic !!!".into(),
+        ] {
             assert_eq!(parse_basic(bad.as_bytes()), None, "{bad}");
         }
     }
@@ -151,7 +164,10 @@ mod tests {
         let other_id = FormParams::parse(b"client_id=d").unwrap();
         assert!(matches!(extract(&headers, &other_id), Err(Unreadable::Request(_))));
         let none = HeaderMap::new();
-        assert_eq!(extract(&none, &post), Ok(Presented::Secret { client_id: "c".into(), secret: "s".into(), in_header: false }));
+        assert_eq!(
+            extract(&none, &post),
+            Ok(Presented::Secret { client_id: "c".into(), secret: "s".into(), in_header: false })
+        );
         assert_eq!(extract(&none, &same_id), Ok(Presented::ClientId("c".into())));
         assert!(matches!(extract(&none, &FormParams::default()), Err(Unreadable::Refused(_))));
         let half = FormParams::parse(b"client_assertion=x").unwrap();

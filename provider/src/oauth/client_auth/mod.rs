@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod jwks;
 mod sealing;
 
+pub use assertion::verify_signed_request_object;
 pub use jwks::ClientKeyCache;
 pub use sealing::{seal_secret, unseal_secret};
 
@@ -102,18 +103,18 @@ async fn check(
     audiences: &[&str],
     client_id_seen: &mut Option<String>,
 ) -> Result<Client, Failure> {
-    let (client_id, method) = match &presented {
-        Presented::Secret { client_id, in_header: true, .. } => (client_id.clone(), "client_secret_basic"),
-        Presented::Secret { client_id, .. } => (client_id.clone(), "client_secret_post"),
-        Presented::ClientId(client_id) => (client_id.clone(), "none"),
+    let (client_id, method, assertion) = match &presented {
+        Presented::Secret { client_id, in_header: true, .. } => (client_id.clone(), "client_secret_basic", None),
+        Presented::Secret { client_id, .. } => (client_id.clone(), "client_secret_post", None),
+        Presented::ClientId(client_id) => (client_id.clone(), "none", None),
         Presented::Assertion { client_id, assertion } => {
             let jwt = verify::peek(assertion).ok_or(Failure::Refused("the assertion is not a JWT"))?;
-            let subject = jwt.claim_str("sub").ok_or(Failure::Refused("the assertion has no sub"))?;
+            let subject = jwt.claim_str("sub").ok_or(Failure::Refused("the assertion has no sub"))?.to_string();
             if client_id.as_deref().is_some_and(|id| id != subject) {
                 return Err(Failure::Refused("client_id differs from the assertion's sub"));
             }
-            let alg = jwt.alg().ok_or(Failure::Refused("the assertion has no alg"))?;
-            (subject.to_string(), assertion::method_for(alg))
+            let method = assertion::method_for(jwt.alg().ok_or(Failure::Refused("the assertion has no alg"))?);
+            (subject, method, Some((jwt, assertion.as_str())))
         }
     };
     *client_id_seen = Some(client_id.clone());
@@ -121,17 +122,12 @@ async fn check(
     if client.auth_method() != method {
         return Err(Failure::Refused("the client registered another authentication method"));
     }
-    match presented {
-        Presented::Secret { secret, .. } => {
-            if !secret_matches(state, &client, &secret) {
-                return Err(Failure::Refused("wrong or expired secret"));
-            }
+    match (&presented, assertion) {
+        (Presented::Secret { secret, .. }, _) if !secret_matches(state, &client, secret) => {
+            return Err(Failure::Refused("wrong or expired secret"));
         }
-        Presented::Assertion { assertion, .. } => {
-            let jwt = verify::peek(&assertion).ok_or(Failure::Refused("the assertion is not a JWT"))?;
-            assertion::verify(state, &client, &jwt, &assertion, audiences).await?;
-        }
-        Presented::ClientId(_) => {}
+        (_, Some((jwt, compact))) => assertion::verify(state, &client, &jwt, compact, audiences).await?,
+        _ => {}
     }
     Ok(client)
 }
