@@ -346,6 +346,12 @@ pub struct StaticClient {
     /// A first-party client skips the consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// Only users holding one of these roles may sign in to this client…
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_roles: Vec<String>,
+    /// …or a role that grants one of these permissions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_permissions: Vec<String>,
 }
 
 fn default_grant_types() -> Vec<String> {

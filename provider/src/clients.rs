@@ -18,6 +18,8 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "response_types": client.response_types,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "first_party": client.first_party,
+        "required_roles": client.required_roles,
+        "required_permissions": client.required_permissions,
     })
 }
 

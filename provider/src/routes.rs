@@ -48,6 +48,7 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
             advertised_as: Some("introspection_endpoint"),
             handler: post(introspection::introspect),
         },
+        Endpoint { path: "/refused", advertised_as: None, handler: get(authorize::interaction::refused) },
         Endpoint { path: "/assets/form-post.js", advertised_as: None, handler: get(authorize::form_post_script) },
         Endpoint { path: "/healthz", advertised_as: None, handler: get(health::healthz) },
         Endpoint { path: "/readyz", advertised_as: None, handler: get(health::readyz) },

@@ -181,7 +181,7 @@ pub async fn consent_submit(State(state): State<AppState>, headers: HeaderMap, R
     let Some(current) = ticket_session(&state, &headers, &ticket).await else { return expired() };
     let params = RawParams::from_map(ticket.params.clone());
     if fields.get("decision").map(String::as_str) != Some("allow") {
-        return super::deny(&state, params).await;
+        return super::deny(&state, params, "the user declined").await;
     }
     let client_id = ticket.params.get("client_id").cloned().unwrap_or_default();
     let scope = ticket.params.get("scope").cloned().unwrap_or_default();
@@ -191,6 +191,12 @@ pub async fn consent_submit(State(state): State<AppState>, headers: HeaderMap, R
     }
     let progress = Progress { login_at: ticket.login_at, session_id: ticket.session_id.clone(), consented: true };
     run(&state, params, Some(current), progress).await
+}
+
+/// "Return to the application" from the access-refused page: the client hears `access_denied`.
+pub async fn refused(State(state): State<AppState>, Query(query): Query<TicketQuery>) -> Response {
+    let Some(ticket) = query.ticket.and_then(|t| ticket::unseal(&state, &t)) else { return expired() };
+    super::deny(&state, RawParams::from_map(ticket.params), "the user may not use this application").await
 }
 
 /// The subject of an `id_token_hint`: it must be an ID token we issued (expired ones are fine).

@@ -99,6 +99,19 @@ pub async fn run(
             Ok(code) => target.respond(vec![("code", code)]),
             Err(error) => target.error(&error),
         },
+        Ok(Decision::Refuse) => {
+            let ticket = Ticket {
+                params: params.into_map(),
+                login_at: progress.login_at,
+                session_id: None,
+                consented: false,
+                expires_at: now() + state.settings.sessions.interaction_timeout.as_secs() as i64,
+            };
+            match ticket::seal(state, &ticket) {
+                Ok(sealed) => pages::access_refused(&client, &format!("/refused?ticket={sealed}")),
+                Err(error) => target.error(&error),
+            }
+        }
         Ok(Decision::Interact { step, session_id }) => {
             let ticket = Ticket {
                 params: params.into_map(),
@@ -116,8 +129,9 @@ pub async fn run(
     }
 }
 
-/// The user declined: the client hears `access_denied` (when the request is still valid).
-pub async fn deny(state: &AppState, params: RawParams) -> Response {
+/// The user declined, or may not use the client: it hears `access_denied` (when the request is
+/// still valid).
+pub async fn deny(state: &AppState, params: RawParams, why: &'static str) -> Response {
     let (client, params, target) = match client_and_target(state, params).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -126,12 +140,16 @@ pub async fn deny(state: &AppState, params: RawParams) -> Response {
         Ok(request) => RedirectTarget { mode: request.response_mode.unwrap_or(ResponseMode::default_for(&request.response_type)), ..target },
         Err(error) => return target.error(&error),
     };
-    target.error(&OAuthError::new(ErrorCode::AccessDenied, "the user declined"))
+    target.error(&OAuthError::new(ErrorCode::AccessDenied, why))
 }
 
 /// Stage 1. Errors here are pages: the redirect URI is not (yet) trusted.
 async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Client, RawParams, RedirectTarget), Response> {
     let bad = |message: &str| pages::error(StatusCode::BAD_REQUEST, message);
+    // Checked before anything else so no oversized value is ever echoed back.
+    if params.oversized().is_some() {
+        return Err(bad("The request has a parameter that is too long."));
+    }
     if params.repeated().iter().any(|p| p == "client_id" || p == "redirect_uri" || p == "request") {
         return Err(bad("The request repeats client_id, redirect_uri or request."));
     }
@@ -148,6 +166,7 @@ async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Clien
         Some(jwt) => {
             let merged = request_object::verify(state, jwt, &client).await.and_then(|claims| request_object::merge(&params, claims));
             match merged {
+                Ok(merged) if merged.oversized().is_some() => return Err(bad("The request object has a parameter that is too long.")),
                 Ok(merged) => merged,
                 Err(error) => {
                     return Err(match query_target.or_else(|| single_redirect_uri(&client)) {
@@ -200,6 +219,8 @@ fn default_mode(params: &RawParams) -> ResponseMode {
 
 enum Decision {
     Issue { session: SessionRecord, user: UserRecord },
+    /// The user is signed in but may not use this client (it requires a role they lack).
+    Refuse,
     Interact { step: interaction::Step, session_id: Option<String> },
 }
 
@@ -251,6 +272,12 @@ async fn decide(
     {
         return Err(OAuthError::new(ErrorCode::LoginRequired, "the signed-in user is not the one the hint names"));
     }
+    if client.is_role_gated() && !may_use(state, client, &user).await? {
+        if silent {
+            return Err(OAuthError::new(ErrorCode::AccessDenied, "the user may not use this application"));
+        }
+        return Ok(Decision::Refuse);
+    }
     if needs_consent(state, client, request, &user, progress).await? {
         if silent {
             return Err(OAuthError::new(ErrorCode::ConsentRequired, "the user must consent"));
@@ -258,6 +285,26 @@ async fn decide(
         return Ok(Decision::Interact { step: interaction::Step::Consent, session_id: Some(session.id) });
     }
     Ok(Decision::Issue { session, user })
+}
+
+/// Whether `user` holds one of the client's required roles, or a role granting one of its
+/// required permissions.
+async fn may_use(state: &AppState, client: &Client, user: &UserRecord) -> Result<bool, OAuthError> {
+    let required = &client.metadata;
+    if user.roles.iter().any(|role| required.required_roles.contains(role)) {
+        return Ok(true);
+    }
+    if required.required_permissions.is_empty() {
+        return Ok(false);
+    }
+    for role in &user.roles {
+        if let Some(role) = state.store.roles().get(role).await?
+            && role.permissions.iter().any(|p| required.required_permissions.contains(p))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn needs_consent(

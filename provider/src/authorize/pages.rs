@@ -83,6 +83,17 @@ pub fn consent(client: &Client, scopes: &[String], claims: &[String], ticket: &s
     page(StatusCode::OK, document("Allow access?", &body))
 }
 
+/// The signed-in user may not use this client; the link tells the client so.
+pub fn access_refused(client: &Client, back: &str) -> Response {
+    let body = format!(
+        r#"<h1>Access refused</h1><p>You are signed in, but your account does not have access to <strong>{name}</strong>.</p>
+<p>Ask your administrator for a role that grants it.</p><p><a href="{back}">Return to {name}</a></p>"#,
+        name = escape(client.display_name()),
+        back = escape(back),
+    );
+    page(StatusCode::FORBIDDEN, document("Access refused", &body))
+}
+
 fn scope_description(scope: &str) -> &str {
     match scope {
         "profile" => "see your name and profile",

@@ -5,6 +5,12 @@
 
 use std::collections::BTreeMap;
 
+/// The longest value of an ordinary parameter. Generous for any real `state`, hint or `claims`
+/// request, small enough that the sealed request fits in a URL.
+pub const MAX_VALUE: usize = 2048;
+/// The longest request object.
+pub const MAX_REQUEST_OBJECT: usize = 16 * 1024;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawParams {
     values: BTreeMap<String, String>,
@@ -39,6 +45,15 @@ impl RawParams {
 
     pub fn remove(&mut self, name: &str) {
         self.values.remove(name);
+    }
+
+    /// The first parameter longer than its limit: a request object may be up to
+    /// [`MAX_REQUEST_OBJECT`] bytes, anything else up to [`MAX_VALUE`].
+    pub fn oversized(&self) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(name, value)| value.len() > if name.as_str() == "request" { MAX_REQUEST_OBJECT } else { MAX_VALUE })
+            .map(|(name, _)| name.as_str())
     }
 
     /// Names of parameters that were sent more than once.

@@ -34,6 +34,12 @@ pub enum ClientCommand {
         /// Skip the consent page for this client.
         #[arg(long)]
         first_party: bool,
+        /// Only users with this role may sign in (repeat for several; any one suffices).
+        #[arg(long = "required-role")]
+        required_roles: Vec<String>,
+        /// Or a role granting this permission (repeat for several).
+        #[arg(long = "required-permission")]
+        required_permissions: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -64,6 +70,8 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             response_types,
             auth_method,
             first_party,
+            required_roles,
+            required_permissions,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -80,6 +88,8 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 response_types,
                 token_endpoint_auth_method: auth_method,
                 first_party,
+                required_roles,
+                required_permissions,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

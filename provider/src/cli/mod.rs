@@ -5,6 +5,7 @@
 mod clients;
 mod keys;
 mod output;
+mod roles;
 mod users;
 
 use crate::StartError;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Registered clients (relying parties).
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Roles and the permissions they grant.
+    #[command(subcommand)]
+    Role(roles::RoleCommand),
 }
 
 /// Parses the command line, runs the command, and turns any failure into one line on stderr
@@ -88,6 +92,7 @@ async fn execute(cli: Cli) -> Result<(), StartError> {
         Command::Keys(command) => keys::run(command, &settings).await,
         Command::User(command) => users::run(command, &settings).await,
         Command::Client(command) => clients::run(command, &settings).await,
+        Command::Role(command) => roles::run(command, &settings).await,
     }
 }
 

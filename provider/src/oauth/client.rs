@@ -84,6 +84,12 @@ pub struct ClientMetadata {
     /// Poort: accept PKCE `plain` from this client (S256 is always accepted).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_plain_pkce: bool,
+    /// Poort: only users holding one of these roles may sign in to this client…
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_roles: Vec<String>,
+    /// …or a role granting one of these permissions (e.g. `settings.login`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_permissions: Vec<String>,
 }
 
 /// A client loaded for a request.
@@ -167,6 +173,11 @@ impl Client {
 
     pub fn wants_jwt_access_tokens(&self) -> bool {
         self.metadata.access_token_format.as_deref() != Some("opaque")
+    }
+
+    /// Whether signing in to this client needs a role (or a permission through a role).
+    pub fn is_role_gated(&self) -> bool {
+        !self.metadata.required_roles.is_empty() || !self.metadata.required_permissions.is_empty()
     }
 
     pub fn display_name(&self) -> &str {

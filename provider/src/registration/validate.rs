@@ -26,7 +26,7 @@ pub struct Policy<'a> {
 }
 
 /// Poort's own members, which only configuration and the CLI may set.
-const POORT_ONLY: &[&str] = &["first_party", "allow_plain_pkce"];
+const POORT_ONLY: &[&str] = &["first_party", "allow_plain_pkce", "required_roles", "required_permissions"];
 
 /// Encryption is not offered: a client asking for it must hear so rather than get plain tokens.
 const ENCRYPTION_MEMBERS: &[&str] = &[
@@ -73,6 +73,8 @@ pub fn parse(request: &Map<String, Value>) -> Result<ClientMetadata, OAuthError>
         Ok(mut metadata) => {
             metadata.first_party = false;
             metadata.allow_plain_pkce = false;
+            metadata.required_roles.clear();
+            metadata.required_permissions.clear();
             Ok(metadata)
         }
         Err(_) => {

@@ -38,10 +38,24 @@ fn is_verifier(value: &str) -> bool {
     (43..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-/// Redeems the code for the authenticated `client`.
+/// Redeems the code for the authenticated `client`. Everything the request can get wrong is
+/// checked before the code is spent, so a failed request changes nothing; a code already spent
+/// means a copy is in other hands, and everything issued from it is revoked.
 pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Result<TokenResponse, OAuthError> {
     let at = now();
     let hash = keyed_hash(&state.hash_key, &request.code);
+    let not_valid = || OAuthError::invalid_grant("the authorization code is not valid");
+    let Some(found) = state.store.grants().find_code(&hash).await? else { return Err(not_valid()) };
+    if found.consumed_at.is_none() {
+        if found.client_id != client.id {
+            return Err(not_valid());
+        }
+        if found.expires_at <= at {
+            return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        }
+        check_redirect_uri(client, &found, request.redirect_uri.as_deref())?;
+        check_pkce(client, &found, request.code_verifier.as_deref())?;
+    }
     let code = match state.store.grants().consume_code(&hash, at).await? {
         ConsumeOutcome::Consumed(code) => code,
         ConsumeOutcome::AlreadyUsed(code) => {
@@ -51,13 +65,8 @@ pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Re
             return Err(OAuthError::invalid_grant("the authorization code has already been used"));
         }
         ConsumeOutcome::Expired => return Err(OAuthError::invalid_grant("the authorization code has expired")),
-        ConsumeOutcome::NotFound => return Err(OAuthError::invalid_grant("the authorization code is not valid")),
+        ConsumeOutcome::NotFound => return Err(not_valid()),
     };
-    if code.client_id != client.id {
-        return Err(OAuthError::invalid_grant("the authorization code is not valid"));
-    }
-    check_redirect_uri(client, &code, request.redirect_uri.as_deref())?;
-    check_pkce(client, &code, request.code_verifier.as_deref())?;
     let user = issue::active_user(state, &code.user_id).await?;
     let grant = UserGrant {
         client,

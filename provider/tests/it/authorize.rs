@@ -342,3 +342,35 @@ async fn signed_request_objects_are_verified_with_the_clients_keys() {
     let page = b.get(&format!("/authorize?client_id=signer&response_type=code&scope=openid&request={unsigned_object}")).await;
     assert_eq!(page.location_params().get("error").map(String::as_str), Some("invalid_request_object"));
 }
+
+#[tokio::test]
+async fn a_role_gated_client_refuses_users_without_the_role_and_issues_nothing() {
+    let f = Fixture::new().await;
+    f.client("settings", serde_json::json!({
+        "redirect_uris": [CB], "first_party": true, "client_name": "Settings and maintenance",
+        "required_roles": ["user level 0"], "required_permissions": ["settings.login"]
+    }))
+    .await;
+    let settings_auth = "/authorize?client_id=settings&response_type=code&scope=openid&state=xyz";
+    let mut b = f.browser();
+    let first = b.get(settings_auth).await;
+    let refused = b.sign_in(first.location.as_deref().unwrap(), "ann", PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("Settings and maintenance"));
+    assert!(refused.location.is_none());
+    let back = refused.body.split(r#"href=""#).nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert_redirect_error(&b.get(&back).await, "access_denied");
+    // Signed in now: prompt=none hears access_denied at once.
+    assert_redirect_error(&b.get(&format!("{settings_auth}&prompt=none")).await, "access_denied");
+
+    // A role granting the permission opens the door…
+    let ann = f.state.store.users().find_by_login("ann").await.unwrap().unwrap();
+    f.state.store.roles().upsert("administrator", None, &["settings.login".to_string()]).await.unwrap();
+    f.state.store.users().set_roles(&ann.id, &["administrator".to_string()]).await.unwrap();
+    assert!(b.get(settings_auth).await.location_params().contains_key("code"));
+    // …and so does the required role itself.
+    f.state.store.users().set_roles(&ann.id, &["user level 0".to_string()]).await.unwrap();
+    assert!(b.get(settings_auth).await.location_params().contains_key("code"));
+    f.state.store.users().set_roles(&ann.id, &[]).await.unwrap();
+    assert_eq!(b.get(settings_auth).await.status, StatusCode::FORBIDDEN);
+}

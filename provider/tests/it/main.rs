@@ -2,6 +2,7 @@
 //! feature. `support` holds what they share.
 
 mod authorize;
+mod bad_input;
 mod browser;
 mod grant_fixture;
 mod keys;

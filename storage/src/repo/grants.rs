@@ -360,6 +360,14 @@ impl<'a> Grants<'a> {
         row.try_into()
     }
 
+    /// Reads a code without spending it (to check a redemption before it spends the code).
+    pub async fn find_code(&self, code_hash: &str) -> Result<Option<AuthorizationCodeRecord>, StorageError> {
+        match authorization_code::Entity::find_by_id(code_hash.to_string()).one(self.db).await? {
+            Some(row) => Ok(Some(row.try_into()?)),
+            None => Ok(None),
+        }
+    }
+
     /// Spends a code. Exactly one of any number of concurrent calls gets `Consumed`.
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
         let txn = begin_write(self.db).await?;
