@@ -1,7 +1,8 @@
 //! Assembling the provider: the state from settings and store, and the router from the route
 //! table. `app(state)` is what tests drive with `oneshot` and what `serve` runs.
 
-use crate::keys::{KeyPolicy, KeyError, Keyring};
+use crate::StartError;
+use crate::keys::{KeyPolicy, Keyring};
 use crate::state::AppState;
 use crate::{discovery, routes};
 use axum::Router;
@@ -17,8 +18,12 @@ use tower_http::trace::TraceLayer;
 
 /// Builds the shared state: opens the key ring (creating keys on a new database) and
 /// pre-computes the discovery document.
-pub async fn state(settings: Settings, store: Store) -> Result<AppState, KeyError> {
-    let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await?;
+pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartError> {
+    let locale = poort_themes::Locale::from_tag(&settings.themes.default_locale)
+        .ok_or_else(|| StartError::Theme(format!("themes.default_locale `{}` is not en or nl", settings.themes.default_locale)))?;
+    let theme = poort_themes::Theme::load(settings.themes.dir.as_deref(), locale)
+        .map_err(|e| StartError::Theme(format!("cannot load the theme: {e}")))?;
+    let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await.map_err(StartError::Keys)?;
     let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
     let issuer: Arc<str> = settings.issuer_string().into();
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
@@ -31,6 +36,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, KeyErro
         hash_key,
         http: outbound_http_client(),
         client_keys: Arc::new(crate::oauth::client_auth::ClientKeyCache::new()),
+        theme: Arc::new(theme),
         passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
     })
 }

@@ -53,6 +53,8 @@ pub enum StartError {
     #[error("{0}")]
     Tls(String),
     #[error("{0}")]
+    Theme(String),
+    #[error("{0}")]
     Usage(String),
     #[error("internal error: {0}")]
     Internal(String),

@@ -50,6 +50,7 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
         },
         Endpoint { path: "/refused", advertised_as: None, handler: get(authorize::interaction::refused) },
         Endpoint { path: "/assets/form-post.js", advertised_as: None, handler: get(authorize::form_post_script) },
+        Endpoint { path: "/assets/{name}", advertised_as: None, handler: get(crate::web::pages::asset) },
         Endpoint { path: "/healthz", advertised_as: None, handler: get(health::healthz) },
         Endpoint { path: "/readyz", advertised_as: None, handler: get(health::readyz) },
     ];

@@ -22,6 +22,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Client key sets fetched from `jwks_uri`s, kept briefly (`private_key_jwt`).
     pub client_keys: Arc<crate::oauth::client_auth::ClientKeyCache>,
+    /// The pages, mails and texts (built in, or overridden from a theme folder).
+    pub theme: Arc<poort_themes::Theme>,
     /// Password verification, bounded to the number of cores.
     pub passwords: crate::password::PasswordPool,
 }

@@ -66,10 +66,8 @@ impl Catalog {
     /// not use are ignored, so a template may pass the same ones to several texts.
     pub fn format(&self, key: &str, parameters: &HashMap<&str, String>) -> Result<String, CatalogError> {
         let text = self.texts.get(key).ok_or_else(|| CatalogError::UnknownKey(key.to_string()))?;
-        fill(text, |name| parameters.get(name).cloned()).map_err(|parameter| CatalogError::MissingParameter {
-            key: key.to_string(),
-            parameter,
-        })
+        fill(text, |name| parameters.get(name).cloned())
+            .map_err(|parameter| CatalogError::MissingParameter { key: key.to_string(), parameter })
     }
 }
 

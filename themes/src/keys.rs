@@ -120,7 +120,10 @@ impl TemplateKeys {
     /// Whether a catalog key is named by these templates.
     pub fn uses(&self, key: &str) -> bool {
         self.keys.contains(key)
-            || self.prefixes.iter().any(|prefix| key.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('.')))
+            || self
+                .prefixes
+                .iter()
+                .any(|prefix| key.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('.')))
     }
 }
 

@@ -179,8 +179,12 @@ impl Theme {
         }
         let context = self.context(name, &mail_samples(name)[0], data, locale)?;
         let theme = &self.locales[locale.index()];
-        let parameters: HashMap<&str, String> =
-            context.as_object().into_iter().flatten().filter_map(|(k, v)| scalar_text(v).map(|t| (k.as_str(), t))).collect();
+        let parameters: HashMap<&str, String> = context
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| scalar_text(v).map(|t| (k.as_str(), t)))
+            .collect();
         let subject = theme.catalog.format(&format!("mail.{name}.subject"), &parameters)?;
         let text_name = format!("{name}.txt");
         let html_name = format!("{name}.html");
@@ -268,10 +272,9 @@ impl LocaleTheme {
         }
         for (name, source) in templates {
             let registry = if name.ends_with(".txt") { &mut text } else { &mut html };
-            registry.register_template_string(name, *source).map_err(|e| ThemeError::Template {
-                name: (*name).to_string(),
-                message: e.to_string(),
-            })?;
+            registry
+                .register_template_string(name, *source)
+                .map_err(|e| ThemeError::Template { name: (*name).to_string(), message: e.to_string() })?;
         }
         Ok(LocaleTheme { catalog, html, text })
     }
@@ -346,7 +349,8 @@ impl HelperDef for DurationText {
             .ok_or_else(|| helper_error("duration needs a number of seconds"))?;
         let (unit, n) = duration_parts(seconds);
         let key = format!("duration.{unit}_{}", if n == 1 { "one" } else { "other" });
-        let text = self.0.format(&key, &HashMap::from([("n", n.to_string())])).map_err(|e| helper_error(e.to_string()))?;
+        let text =
+            self.0.format(&key, &HashMap::from([("n", n.to_string())])).map_err(|e| helper_error(e.to_string()))?;
         Ok(ScopedJson::Derived(Value::String(text)))
     }
 }
@@ -354,9 +358,9 @@ impl HelperDef for DurationText {
 /// The largest whole unit a duration is written in: days or hours when it is a whole number of
 /// them, else minutes (rounded up, at least one).
 fn duration_parts(seconds: u64) -> (&'static str, u64) {
-    if seconds >= 86_400 && seconds % 86_400 == 0 {
+    if seconds >= 86_400 && seconds.is_multiple_of(86_400) {
         ("days", seconds / 86_400)
-    } else if seconds >= 3_600 && seconds % 3_600 == 0 {
+    } else if seconds >= 3_600 && seconds.is_multiple_of(3_600) {
         ("hours", seconds / 3_600)
     } else {
         ("minutes", seconds.div_ceil(60).max(1))
@@ -469,7 +473,8 @@ fn read_folder(dir: &Path) -> Result<Overrides, ThemeError> {
             }
             ("assets", true) => {
                 for (file, path, is_dir) in entries(&path)? {
-                    let builtin = ASSETS.iter().find(|(asset, _, _)| *asset == file).map(|(_, content_type, _)| *content_type);
+                    let builtin =
+                        ASSETS.iter().find(|(asset, _, _)| *asset == file).map(|(_, content_type, _)| *content_type);
                     let content_type = builtin.or_else(|| content_type_for(&file));
                     let valid_name = file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
                     let Some(content_type) = content_type.filter(|_| valid_name && !is_dir) else {
@@ -485,9 +490,12 @@ fn read_folder(dir: &Path) -> Result<Overrides, ThemeError> {
             }
             ("catalogs", true) => {
                 for (file, path, is_dir) in entries(&path)? {
-                    let locale = file.strip_suffix(".toml").and_then(|tag| Locale::ALL.into_iter().find(|l| l.as_str() == tag));
+                    let locale =
+                        file.strip_suffix(".toml").and_then(|tag| Locale::ALL.into_iter().find(|l| l.as_str() == tag));
                     let Some(locale) = locale.filter(|_| !is_dir) else {
-                        return Err(folder_error(format!("catalogs/{file} is not a catalog (expected en.toml or nl.toml)")));
+                        return Err(folder_error(format!(
+                            "catalogs/{file} is not a catalog (expected en.toml or nl.toml)"
+                        )));
                     };
                     let origin = format!("{}", path.display());
                     let catalog = Catalog::parse(&read_text(&path)?, &origin).map_err(ThemeError::Catalog)?;

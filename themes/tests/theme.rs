@@ -89,7 +89,10 @@ fn every_key_a_template_names_exists() {
         let missing: Vec<_> = found.keys.iter().filter(|key| !catalog.contains(key)).collect();
         assert!(missing.is_empty(), "templates use keys missing from {locale}.toml: {missing:?}");
         for prefix in &found.prefixes {
-            assert!(catalog.keys().any(|key| found.uses(key) && key.starts_with(prefix.as_str())), "no `{prefix}.*` keys");
+            assert!(
+                catalog.keys().any(|key| found.uses(key) && key.starts_with(prefix.as_str())),
+                "no `{prefix}.*` keys"
+            );
         }
     }
 }
@@ -107,7 +110,8 @@ fn every_key_code_uses_exists() {
 fn every_catalog_key_is_used_by_a_template_or_by_code() {
     let found = template_keys();
     let code: BTreeSet<&str> = keys::code_keys().collect();
-    let unused: Vec<_> = catalog(Locale::En).keys().filter(|key| !found.uses(key) && !code.contains(key)).map(String::from).collect();
+    let unused: Vec<_> =
+        catalog(Locale::En).keys().filter(|key| !found.uses(key) && !code.contains(key)).map(String::from).collect();
     assert!(unused.is_empty(), "catalog keys used nowhere (remove them, or list them in keys.rs): {unused:?}");
 }
 
@@ -174,7 +178,11 @@ fn the_language_changes_every_text() {
     let en = page(&theme, "sign_in", Locale::En);
     let nl = page(&theme, "sign_in", Locale::Nl);
     assert!(en.contains("<h1>Sign in</h1>") && en.contains(">User ID</label>") && en.contains("Forgot password?"));
-    assert!(nl.contains("<h1>Aanmelden</h1>") && nl.contains(">Gebruikers-ID</label>") && nl.contains("Wachtwoord vergeten?"));
+    assert!(
+        nl.contains("<h1>Aanmelden</h1>")
+            && nl.contains(">Gebruikers-ID</label>")
+            && nl.contains("Wachtwoord vergeten?")
+    );
     assert!(nl.contains("<title>Aanmelden · Poort</title>"));
 }
 
@@ -205,9 +213,8 @@ fn all_visible_text_comes_from_the_catalogs() {
     for name in PAGES {
         let html_en = page(&theme, name, Locale::En);
         let html_nl = page(&theme, name, Locale::Nl);
-        let words = |html: &str| -> BTreeSet<String> {
-            visible_text(html).split_whitespace().map(String::from).collect()
-        };
+        let words =
+            |html: &str| -> BTreeSet<String> { visible_text(html).split_whitespace().map(String::from).collect() };
         // A word in the English page that is absent from the Dutch one (and vice versa) is text
         // that changes with the language; a word in both is data or punctuation. A template
         // with literal English would show the same word in both.
@@ -219,7 +226,10 @@ fn all_visible_text_comes_from_the_catalogs() {
             }
             let in_both = en.keys().any(|k| en.raw(k).unwrap().contains(trimmed))
                 && nl.keys().any(|k| nl.raw(k).unwrap().contains(trimmed));
-            assert!(in_both, "`{name}` shows `{word}` in both languages, but no catalog has it: literal text in a template?");
+            assert!(
+                in_both,
+                "`{name}` shows `{word}` in both languages, but no catalog has it: literal text in a template?"
+            );
         }
     }
 }
@@ -273,7 +283,9 @@ fn pages_escape_every_value() {
     let html = theme.render_page("sign_in", Locale::En, &data).unwrap();
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(!html.contains("<b>Evil"));
-    assert!(html.contains("&lt;b&gt;Evil &amp; Co&lt;&#x2F;b&gt;") || html.contains("&lt;b&gt;Evil &amp; Co&lt;/b&gt;"));
+    assert!(
+        html.contains("&lt;b&gt;Evil &amp; Co&lt;&#x2F;b&gt;") || html.contains("&lt;b&gt;Evil &amp; Co&lt;/b&gt;")
+    );
     assert!(html.contains(r#"value="&quot;&gt;&lt;script&gt;"#));
     assert!(!html.contains(r#"" onclick=""#));
 
@@ -355,7 +367,9 @@ fn variants_show_what_their_flags_say() {
     assert!(html.contains("You sign in through Microsoft 365") && !html.contains("<form"));
 
     let terms = page(&theme, "terms", Locale::Nl);
-    assert!(terms.contains("Versie 2025-03") && terms.contains(">Accepteren</label>") && terms.contains(">OK</button>"));
+    assert!(
+        terms.contains("Versie 2025-03") && terms.contains(">Accepteren</label>") && terms.contains(">OK</button>")
+    );
     assert!(terms.contains(r#"name="accept" value="yes" required"#) && terms.contains("formnovalidate"));
 
     let expired = samples::page_samples("activation_expired");
@@ -366,7 +380,9 @@ fn variants_show_what_their_flags_say() {
     assert!(html.contains("<li>see your e-mail address</li>") && html.contains("<li>crm:read</li>"));
 
     let html = page(&theme, "logged_out", Locale::En);
-    assert!(html.contains(r#"<iframe class="logout-frame" src="https://crm.example.com/frontchannel-logout?iss&#x3D;x&amp;sid&#x3D;y""#));
+    assert!(html.contains(
+        r#"<iframe class="logout-frame" src="https://crm.example.com/frontchannel-logout?iss&#x3D;x&amp;sid&#x3D;y""#
+    ));
 }
 
 #[test]
@@ -505,7 +521,11 @@ fn write(dir: &Path, file: &str, text: &str) {
 fn a_theme_folder_overrides_templates_assets_and_texts() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(root, "templates/error.hbs", "{{#> layout title_key=\"error.title\"}}<h1 class=\"custom\">{{t message_key}}</h1>{{/layout}}");
+    write(
+        root,
+        "templates/error.hbs",
+        "{{#> layout title_key=\"error.title\"}}<h1 class=\"custom\">{{t message_key}}</h1>{{/layout}}",
+    );
     write(root, "assets/style.css", "body { background: hotpink; }");
     write(root, "assets/logo.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
     write(root, "assets/background.png", "\u{89}PNG");

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use poort_storage::now;
 use poort_storage::repo::UserStatus;
+use poort_themes::Locale;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -37,11 +38,22 @@ pub struct TicketQuery {
     ticket: Option<String>,
 }
 
-fn expired() -> Response {
-    pages::error(
-        StatusCode::BAD_REQUEST,
-        "This sign-in page has expired or is not valid. Go back to the application and start again.",
-    )
+fn expired(state: &AppState, headers: &HeaderMap) -> Response {
+    pages::error(state, locale(state, headers, None), StatusCode::BAD_REQUEST, "error.request_expired", None)
+}
+
+/// The page language: the request's `ui_locales`, then the browser's.
+fn locale(state: &AppState, headers: &HeaderMap, ticket: Option<&Ticket>) -> Locale {
+    crate::web::pages::locale(state, headers, ticket.and_then(|t| t.params.get("ui_locales")).map(String::as_str))
+}
+
+fn csrf_refused(state: &AppState, headers: &HeaderMap) -> Response {
+    pages::error(state, locale(state, headers, None), StatusCode::FORBIDDEN, "error.csrf", None)
+}
+
+fn server_error(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
+    let _ = OAuthError::server_error(error);
+    pages::error(state, locale(state, headers, None), StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
 }
 
 fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
@@ -53,26 +65,33 @@ fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String
     response
 }
 
-async fn ticket_client(state: &AppState, ticket: &Ticket) -> Result<Client, Response> {
+async fn ticket_client(state: &AppState, headers: &HeaderMap, ticket: &Ticket) -> Result<Client, Response> {
     let id = ticket.params.get("client_id").cloned().unwrap_or_default();
     match Client::load(&state.store, &id).await {
         Ok(Some(client)) => Ok(client),
-        Ok(None) => Err(expired()),
-        Err(_) => Err(pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.")),
+        Ok(None) => Err(expired(state, headers)),
+        Err(error) => Err(server_error(state, headers, error)),
     }
 }
 
 pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TicketQuery>) -> Response {
-    let Some(sealed) = query.ticket else { return expired() };
-    let Some(ticket) = ticket::unseal(&state, &sealed) else { return expired() };
-    let client = match ticket_client(&state, &ticket).await {
+    let Some(sealed) = query.ticket else { return expired(&state, &headers) };
+    let Some(ticket) = ticket::unseal(&state, &sealed) else { return expired(&state, &headers) };
+    let client = match ticket_client(&state, &headers, &ticket).await {
         Ok(client) => client,
         Err(page) => return page,
     };
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
     let hint = ticket.params.get("login_hint").map(String::as_str).unwrap_or("");
-    let page = pages::login(pages::LoginForm { client: &client, ticket: &sealed, csrf: &csrf, username: hint, message: None });
-    with_cookies(page, set_csrf)
+    let form = pages::LoginForm {
+        client: &client,
+        ticket: &sealed,
+        csrf: &csrf,
+        username: hint,
+        message_key: None,
+        forgot_password_uri: None,
+    };
+    with_cookies(pages::login(&state, locale(&state, &headers, Some(&ticket)), form), set_csrf)
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -80,29 +99,38 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 /// The same answer for an unknown user and a wrong password.
-const WRONG_CREDENTIALS: &str = "The user ID or password is not correct.";
+const WRONG_CREDENTIALS: &str = "sign_in.invalid_credentials";
 
 pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let fields = form(&body);
     if !csrf::verify(&headers, fields.get(csrf::CSRF_FIELD).map(String::as_str)) {
-        return pages::error(StatusCode::FORBIDDEN, "The form could not be verified. Go back to the application and start again.");
+        return csrf_refused(&state, &headers);
     }
-    let Some(sealed) = fields.get("ticket") else { return expired() };
-    let Some(ticket) = ticket::unseal(&state, sealed) else { return expired() };
-    let client = match ticket_client(&state, &ticket).await {
+    let Some(sealed) = fields.get("ticket") else { return expired(&state, &headers) };
+    let Some(ticket) = ticket::unseal(&state, sealed) else { return expired(&state, &headers) };
+    let page_locale = locale(&state, &headers, Some(&ticket));
+    let client = match ticket_client(&state, &headers, &ticket).await {
         Ok(client) => client,
         Err(page) => return page,
     };
     let username = fields.get("username").map(|u| u.trim()).unwrap_or("");
     let password = fields.get("password").cloned().unwrap_or_default();
-    let retry = |message: &str| {
+    let retry = |message_key: &str| {
         let csrf = fields.get(csrf::CSRF_FIELD).cloned().unwrap_or_default();
-        pages::login(pages::LoginForm { client: &client, ticket: sealed, csrf: &csrf, username, message: Some(message) })
+        let form = pages::LoginForm {
+            client: &client,
+            ticket: sealed,
+            csrf: &csrf,
+            username,
+            message_key: Some(message_key),
+            forgot_password_uri: None,
+        };
+        pages::login(&state, page_locale, form)
     };
     let user = if username.is_empty() { Ok(None) } else { state.store.users().find_by_login(username).await };
     let user = match user {
         Ok(user) => user,
-        Err(error) => return pages::error(StatusCode::INTERNAL_SERVER_ERROR, &OAuthError::server_error(error).description),
+        Err(error) => return server_error(&state, &headers, error),
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let known_id = user.as_ref().map(|u| u.id.clone());
@@ -121,8 +149,8 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
     };
     match user.status {
         UserStatus::Active => {}
-        UserStatus::Disabled => return retry("This account is disabled. Contact your administrator."),
-        UserStatus::Invited => return retry("This account has not been activated yet. Use the link in your invitation mail."),
+        UserStatus::Disabled => return retry("sign_in.account_disabled"),
+        UserStatus::Invited => return retry("sign_in.account_not_activated"),
     }
     // A fresh sign-in replaces the browser's previous session.
     if let Ok(Some(previous)) = session::current(&state, &headers).await {
@@ -131,10 +159,10 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
     let _ = state.store.audit().record(audit("login.succeeded", Some(user.id.clone()))).await;
     let (new_session, cookie) = match session::start(&state, &user.id, vec!["pwd".into()]).await {
         Ok(started) => started,
-        Err(error) => return pages::error(StatusCode::INTERNAL_SERVER_ERROR, &OAuthError::server_error(error).description),
+        Err(error) => return server_error(&state, &headers, error),
     };
     let progress = Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
-    let response = run(&state, RawParams::from_map(ticket.params), Some(new_session), progress).await;
+    let response = run(&state, &headers, RawParams::from_map(ticket.params), Some(new_session), progress).await;
     with_cookies(response, [cookie])
 }
 
@@ -145,19 +173,19 @@ async fn ticket_session(state: &AppState, headers: &HeaderMap, ticket: &Ticket) 
 }
 
 pub async fn consent_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TicketQuery>) -> Response {
-    let Some(sealed) = query.ticket else { return expired() };
-    let Some(ticket) = ticket::unseal(&state, &sealed) else { return expired() };
-    if ticket_session(&state, &headers, &ticket).await.is_none() {
-        return expired();
-    }
-    let client = match ticket_client(&state, &ticket).await {
+    let Some(sealed) = query.ticket else { return expired(&state, &headers) };
+    let Some(ticket) = ticket::unseal(&state, &sealed) else { return expired(&state, &headers) };
+    let Some(current) = ticket_session(&state, &headers, &ticket).await else { return expired(&state, &headers) };
+    let client = match ticket_client(&state, &headers, &ticket).await {
         Ok(client) => client,
         Err(page) => return page,
     };
     let scopes: Vec<String> = ticket.params.get("scope").map(|s| s.split(' ').map(str::to_string).collect()).unwrap_or_default();
     let claims = requested_claim_names(ticket.params.get("claims"));
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
-    with_cookies(pages::consent(&client, &scopes, &claims, &sealed, &csrf), set_csrf)
+    let user = state.store.users().get(&current.user_id).await.ok().flatten().map(|u| u.email).unwrap_or_default();
+    let form = pages::ConsentForm { client: &client, scopes: &scopes, claims: &claims, user: &user, ticket: &sealed, csrf: &csrf };
+    with_cookies(pages::consent(&state, locale(&state, &headers, Some(&ticket)), form), set_csrf)
 }
 
 fn requested_claim_names(claims: Option<&String>) -> Vec<String> {
@@ -175,28 +203,28 @@ fn requested_claim_names(claims: Option<&String>) -> Vec<String> {
 pub async fn consent_submit(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let fields = form(&body);
     if !csrf::verify(&headers, fields.get(csrf::CSRF_FIELD).map(String::as_str)) {
-        return pages::error(StatusCode::FORBIDDEN, "The form could not be verified. Go back to the application and start again.");
+        return csrf_refused(&state, &headers);
     }
-    let Some(ticket) = fields.get("ticket").and_then(|t| ticket::unseal(&state, t)) else { return expired() };
-    let Some(current) = ticket_session(&state, &headers, &ticket).await else { return expired() };
+    let Some(ticket) = fields.get("ticket").and_then(|t| ticket::unseal(&state, t)) else { return expired(&state, &headers) };
+    let Some(current) = ticket_session(&state, &headers, &ticket).await else { return expired(&state, &headers) };
     let params = RawParams::from_map(ticket.params.clone());
     if fields.get("decision").map(String::as_str) != Some("allow") {
-        return super::deny(&state, params, "the user declined").await;
+        return super::deny(&state, &headers, params, "the user declined").await;
     }
     let client_id = ticket.params.get("client_id").cloned().unwrap_or_default();
     let scope = ticket.params.get("scope").cloned().unwrap_or_default();
     let claims = ticket.params.get("claims").and_then(|c| serde_json::from_str(c).ok());
     if let Err(error) = state.store.consents().grant(&current.user_id, &client_id, &scope, claims).await {
-        return pages::error(StatusCode::INTERNAL_SERVER_ERROR, &OAuthError::server_error(error).description);
+        return server_error(&state, &headers, error);
     }
     let progress = Progress { login_at: ticket.login_at, session_id: ticket.session_id.clone(), consented: true };
-    run(&state, params, Some(current), progress).await
+    run(&state, &headers, params, Some(current), progress).await
 }
 
 /// "Return to the application" from the access-refused page: the client hears `access_denied`.
-pub async fn refused(State(state): State<AppState>, Query(query): Query<TicketQuery>) -> Response {
-    let Some(ticket) = query.ticket.and_then(|t| ticket::unseal(&state, &t)) else { return expired() };
-    super::deny(&state, RawParams::from_map(ticket.params), "the user may not use this application").await
+pub async fn refused(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TicketQuery>) -> Response {
+    let Some(ticket) = query.ticket.and_then(|t| ticket::unseal(&state, &t)) else { return expired(&state, &headers) };
+    super::deny(&state, &headers, RawParams::from_map(ticket.params), "the user may not use this application").await
 }
 
 /// The subject of an `id_token_hint`: it must be an ID token we issued (expired ones are fine).

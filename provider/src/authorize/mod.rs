@@ -24,6 +24,8 @@ use crate::oauth::subject::subject_for;
 use crate::oauth::{Client, ErrorCode, OAuthError};
 use crate::session;
 use crate::state::AppState;
+use crate::web;
+use poort_themes::Locale;
 use axum::extract::{RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,11 +52,14 @@ pub async fn authorize_get(State(state): State<AppState>, headers: HeaderMap, ur
 
 pub async fn authorize_post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let form_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let locale = web::pages::locale(&state, &headers, None);
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return pages::error(StatusCode::BAD_REQUEST, "The authorization request must be sent as a form.");
+        let detail = "the authorization request must be sent as a form";
+        return pages::error(&state, locale, StatusCode::BAD_REQUEST, "error.invalid_request", Some(detail));
     }
     let Ok(text) = std::str::from_utf8(&body) else {
-        return pages::error(StatusCode::BAD_REQUEST, "The authorization request is not valid UTF-8.");
+        let detail = "the authorization request is not valid UTF-8";
+        return pages::error(&state, locale, StatusCode::BAD_REQUEST, "error.invalid_request", Some(detail));
     };
     entry(&state, &headers, RawParams::parse(text)).await
 }
@@ -62,25 +67,27 @@ pub async fn authorize_post(State(state): State<AppState>, headers: HeaderMap, R
 async fn entry(state: &AppState, headers: &HeaderMap, params: RawParams) -> Response {
     let session = match session::current(state, headers).await {
         Ok(session) => session,
-        Err(error) => return server_error(error),
+        Err(error) => return server_error(state, web::pages::locale(state, headers, params.get("ui_locales")), error),
     };
-    run(state, params, session, Progress::default()).await
+    run(state, headers, params, session, Progress::default()).await
 }
 
-fn server_error(error: impl std::fmt::Display) -> Response {
+fn server_error(state: &AppState, locale: Locale, error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "authorization request failed on the server side");
-    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
+    pages::error(state, locale, StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
 }
 
 /// The whole pipeline, for a fresh request and for one resumed after a page.
 pub async fn run(
     state: &AppState,
+    headers: &HeaderMap,
     params: RawParams,
     session: Option<SessionRecord>,
     progress: Progress,
 ) -> Response {
+    let locale = web::pages::locale(state, headers, params.get("ui_locales"));
     // Stage 1: the client and where to answer it.
-    let (client, params, target) = match client_and_target(state, params).await {
+    let (client, params, target) = match client_and_target(state, locale, params).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -94,6 +101,7 @@ pub async fn run(
         ..target
     };
     // Stage 3: the user.
+    let user_label = session.as_ref().map(|s| s.user_id.clone());
     match decide(state, &client, &request, session, &progress).await {
         Ok(Decision::Issue { session, user }) => match issue_code(state, &client, &request, &params, &session, &user).await {
             Ok(code) => target.respond(vec![("code", code)]),
@@ -108,7 +116,13 @@ pub async fn run(
                 expires_at: now() + state.settings.sessions.interaction_timeout.as_secs() as i64,
             };
             match ticket::seal(state, &ticket) {
-                Ok(sealed) => pages::access_refused(&client, &format!("/refused?ticket={sealed}")),
+                Ok(sealed) => {
+                    let user = match &user_label {
+                        Some(id) => state.store.users().get(id).await.ok().flatten().map(|u| u.email).unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    pages::access_refused(state, locale, &client, &user, &format!("/refused?ticket={sealed}"))
+                }
                 Err(error) => target.error(&error),
             }
         }
@@ -131,8 +145,9 @@ pub async fn run(
 
 /// The user declined, or may not use the client: it hears `access_denied` (when the request is
 /// still valid).
-pub async fn deny(state: &AppState, params: RawParams, why: &'static str) -> Response {
-    let (client, params, target) = match client_and_target(state, params).await {
+pub async fn deny(state: &AppState, headers: &HeaderMap, params: RawParams, why: &'static str) -> Response {
+    let locale = web::pages::locale(state, headers, params.get("ui_locales"));
+    let (client, params, target) = match client_and_target(state, locale, params).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -144,20 +159,24 @@ pub async fn deny(state: &AppState, params: RawParams, why: &'static str) -> Res
 }
 
 /// Stage 1. Errors here are pages: the redirect URI is not (yet) trusted.
-async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Client, RawParams, RedirectTarget), Response> {
-    let bad = |message: &str| pages::error(StatusCode::BAD_REQUEST, message);
+async fn client_and_target(
+    state: &AppState,
+    locale: Locale,
+    params: RawParams,
+) -> Result<(Client, RawParams, RedirectTarget), Response> {
+    let bad = |key: &str, detail: &str| pages::error(state, locale, StatusCode::BAD_REQUEST, key, Some(detail));
     // Checked before anything else so no oversized value is ever echoed back.
     if params.oversized().is_some() {
-        return Err(bad("The request has a parameter that is too long."));
+        return Err(bad("error.invalid_request", "a parameter is too long"));
     }
     if params.repeated().iter().any(|p| p == "client_id" || p == "redirect_uri" || p == "request") {
-        return Err(bad("The request repeats client_id, redirect_uri or request."));
+        return Err(bad("error.invalid_request", "client_id, redirect_uri or request is repeated"));
     }
-    let client_id = params.get("client_id").ok_or_else(|| bad("The request does not say which application is asking (client_id)."))?;
+    let client_id = params.get("client_id").ok_or_else(|| bad("error.invalid_request", "client_id is missing"))?;
     let client = match Client::load(&state.store, client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Err(bad("The application asking to sign you in is not known here.")),
-        Err(error) => return Err(server_error(error)),
+        Ok(None) => return Err(bad("error.unknown_client", "client_id is not registered")),
+        Err(error) => return Err(server_error(state, locale, error)),
     };
     // The query's own redirect URI, for errors about the request object itself.
     let query_target = params.get("redirect_uri").filter(|uri| client.has_redirect_uri(uri)).map(str::to_string);
@@ -166,7 +185,9 @@ async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Clien
         Some(jwt) => {
             let merged = request_object::verify(state, jwt, &client).await.and_then(|claims| request_object::merge(&params, claims));
             match merged {
-                Ok(merged) if merged.oversized().is_some() => return Err(bad("The request object has a parameter that is too long.")),
+                Ok(merged) if merged.oversized().is_some() => {
+                    return Err(bad("error.invalid_request", "the request object has a parameter that is too long"));
+                }
                 Ok(merged) => merged,
                 Err(error) => {
                     return Err(match query_target.or_else(|| single_redirect_uri(&client)) {
@@ -179,7 +200,7 @@ async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Clien
                             };
                             target.error(&error)
                         }
-                        None => bad("The request object is not valid."),
+                        None => bad("error.invalid_request", "the request object is not valid"),
                     });
                 }
             }
@@ -187,9 +208,10 @@ async fn client_and_target(state: &AppState, params: RawParams) -> Result<(Clien
     };
     let redirect_uri = match params.get("redirect_uri") {
         Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
-        Some(_) => return Err(bad("The redirect URI is not registered for this application.")),
-        None => single_redirect_uri(&client)
-            .ok_or_else(|| bad("The request must say which of the application's redirect URIs to use."))?,
+        Some(_) => return Err(bad("error.invalid_redirect_uri", "redirect_uri is not registered for this client")),
+        None => single_redirect_uri(&client).ok_or_else(|| {
+            bad("error.invalid_redirect_uri", "redirect_uri is required when several are registered")
+        })?,
     };
     let target = RedirectTarget {
         redirect_uri,

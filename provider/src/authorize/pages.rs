@@ -1,42 +1,29 @@
-//! The plain pages of the authorization endpoint: errors that must not redirect, sign-in and
-//! consent. (The themed, translated pages replace these with the hosted sign-in experience.)
+//! The authorization endpoint's pages — errors that must not redirect, sign-in, consent and
+//! access refused — rendered through the theme in the user's language.
 
 use crate::oauth::Client;
-use crate::web::html::{escape, page};
+use crate::state::AppState;
+use crate::web::pages::render;
 use axum::http::StatusCode;
 use axum::response::Response;
+use poort_themes::Locale;
+use serde_json::{Value, json};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}\
-label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;padding:.4rem}\
-button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00}.links a{margin-right:1rem}img{max-height:4rem}";
-
-fn document(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>"#,
-        escape(title)
-    )
+/// An error shown instead of redirecting (unknown client, bad redirect URI, …): `message_key`
+/// is one of the catalog's `error.*` texts, `detail` the technical reason for developers.
+pub fn error(state: &AppState, locale: Locale, status: StatusCode, message_key: &str, detail: Option<&str>) -> Response {
+    render(state, locale, status, "error", &json!({ "message_key": message_key, "detail": detail }))
 }
 
-/// An error shown to the user instead of redirecting (unknown client, bad redirect URI, …).
-pub fn error(status: StatusCode, message: &str) -> Response {
-    page(status, document("Sign-in error", &format!("<h1>Sign-in error</h1><p class=\"error\">{}</p>", escape(message))))
-}
-
-/// The client's name, logo and policy links, shown on the sign-in and consent pages.
-fn client_header(client: &Client) -> String {
-    let mut html = String::new();
-    if let Some(logo) = client.metadata.logo_uri.as_deref().filter(|u| u.starts_with("https://")) {
-        html.push_str(&format!(r#"<p><img src="{}" alt="{}"></p>"#, escape(logo), escape(client.display_name())));
-    }
-    html.push_str(&format!("<p>Sign in to continue to <strong>{}</strong>.</p>", escape(client.display_name())));
-    let links: Vec<String> = [("Privacy policy", &client.metadata.policy_uri), ("Terms of service", &client.metadata.tos_uri)]
-        .into_iter()
-        .filter_map(|(label, uri)| uri.as_deref().map(|u| format!(r#"<a href="{}">{label}</a>"#, escape(u))))
-        .collect();
-    if !links.is_empty() {
-        html.push_str(&format!(r#"<p class="links">{}</p>"#, links.join("")));
-    }
-    html
+/// The client as the pages show it: its name, and its logo and links when registered (a logo
+/// only over https, so the page never loads mixed content).
+fn client_view(client: &Client) -> Value {
+    json!({
+        "name": client.display_name(),
+        "logo_uri": client.metadata.logo_uri.as_deref().filter(|u| u.starts_with("https://")),
+        "policy_uri": client.metadata.policy_uri,
+        "tos_uri": client.metadata.tos_uri,
+    })
 }
 
 pub struct LoginForm<'a> {
@@ -44,63 +31,50 @@ pub struct LoginForm<'a> {
     pub ticket: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
-    pub message: Option<&'a str>,
+    /// A `sign_in.*` message after a failed attempt.
+    pub message_key: Option<&'a str>,
+    pub forgot_password_uri: Option<&'a str>,
 }
 
-pub fn login(form: LoginForm<'_>) -> Response {
-    let message = form.message.map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, escape(m))).unwrap_or_default();
-    let body = format!(
-        r#"<h1>Sign in</h1>{header}{message}<form method="post" action="/login">
-<input type="hidden" name="ticket" value="{ticket}"><input type="hidden" name="csrf_token" value="{csrf}">
-<label for="username">E-mail address or user name</label><input type="text" id="username" name="username" value="{username}" autocomplete="username" required autofocus>
-<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>"#,
-        header = client_header(form.client),
-        ticket = escape(form.ticket),
-        csrf = escape(form.csrf),
-        username = escape(form.username),
-    );
-    let status = if form.message.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    page(status, document("Sign in", &body))
+pub fn login(state: &AppState, locale: Locale, form: LoginForm<'_>) -> Response {
+    let status = if form.message_key.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let data = json!({
+        "client": client_view(form.client),
+        "ticket": form.ticket,
+        "csrf_token": form.csrf,
+        "username": form.username,
+        "directory_users": true,
+        "forgot_password_uri": form.forgot_password_uri,
+        "message_key": form.message_key,
+        "notice_key": null,
+    });
+    render(state, locale, status, "sign_in", &data)
 }
 
-pub fn consent(client: &Client, scopes: &[String], claims: &[String], ticket: &str, csrf: &str) -> Response {
-    let items: String = scopes
-        .iter()
-        .filter(|s| *s != "openid")
-        .map(|s| format!("<li>{}</li>", escape(scope_description(s))))
-        .chain(claims.iter().map(|c| format!("<li>{}</li>", escape(c))))
-        .collect();
-    let body = format!(
-        r#"<h1>Allow access?</h1>{header}<p><strong>{name}</strong> asks to:</p><ul><li>know who you are</li>{items}</ul>
-<form method="post" action="/consent"><input type="hidden" name="ticket" value="{ticket}"><input type="hidden" name="csrf_token" value="{csrf}">
-<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>"#,
-        header = client_header(client),
-        name = escape(client.display_name()),
-        ticket = escape(ticket),
-        csrf = escape(csrf),
-    );
-    page(StatusCode::OK, document("Allow access?", &body))
+pub struct ConsentForm<'a> {
+    pub client: &'a Client,
+    pub scopes: &'a [String],
+    pub claims: &'a [String],
+    pub user: &'a str,
+    pub ticket: &'a str,
+    pub csrf: &'a str,
 }
 
-/// The signed-in user may not use this client; the link tells the client so.
-pub fn access_refused(client: &Client, back: &str) -> Response {
-    let body = format!(
-        r#"<h1>Access refused</h1><p>You are signed in, but your account does not have access to <strong>{name}</strong>.</p>
-<p>Ask your administrator for a role that grants it.</p><p><a href="{back}">Return to {name}</a></p>"#,
-        name = escape(client.display_name()),
-        back = escape(back),
-    );
-    page(StatusCode::FORBIDDEN, document("Access refused", &body))
+pub fn consent(state: &AppState, locale: Locale, form: ConsentForm<'_>) -> Response {
+    let scopes: Vec<&String> = form.scopes.iter().filter(|s| *s != "openid").collect();
+    let data = json!({
+        "client": client_view(form.client),
+        "scopes": scopes,
+        "claims": form.claims,
+        "user": form.user,
+        "ticket": form.ticket,
+        "csrf_token": form.csrf,
+    });
+    render(state, locale, StatusCode::OK, "consent", &data)
 }
 
-fn scope_description(scope: &str) -> &str {
-    match scope {
-        "profile" => "see your name and profile",
-        "email" => "see your e-mail address",
-        "address" => "see your postal address",
-        "phone" => "see your phone number",
-        "offline_access" => "keep access while you are signed out",
-        other => other,
-    }
+/// The signed-in user may not use this client; `continue_uri` tells the client so.
+pub fn access_refused(state: &AppState, locale: Locale, client: &Client, user: &str, continue_uri: &str) -> Response {
+    let data = json!({ "client_name": client.display_name(), "user": user, "continue_uri": continue_uri });
+    render(state, locale, StatusCode::FORBIDDEN, "access_refused", &data)
 }

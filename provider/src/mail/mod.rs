@@ -43,7 +43,9 @@ pub enum MailError {
     Outbox { path: PathBuf, source: std::io::Error },
     #[error("cannot write the {mail} mail to the outbox {path}: {message}")]
     File { mail: String, path: PathBuf, message: String },
-    #[error("the {mail} mail to a recipient at {recipient_domain} was not delivered through {relay} ({failure}): {message}")]
+    #[error(
+        "the {mail} mail to a recipient at {recipient_domain} was not delivered through {relay} ({failure}): {message}"
+    )]
     Smtp { mail: String, recipient_domain: String, relay: String, failure: SmtpFailure, message: String },
 }
 
@@ -165,9 +167,11 @@ impl Mailer {
                         tracing::info!(mail = %kind, %recipient_domain, path = %path.display(), "mail written to the outbox");
                         Ok(Delivery::File(path))
                     }
-                    Err(error) => {
-                        Err(MailError::File { mail: kind.clone(), path: dir.clone(), message: redact(&error.to_string(), &address) })
-                    }
+                    Err(error) => Err(MailError::File {
+                        mail: kind.clone(),
+                        path: dir.clone(),
+                        message: redact(&error.to_string(), &address),
+                    }),
                 }
             }
             Transport::Smtp { relay, transport } => match transport.send(message).await {
@@ -191,7 +195,8 @@ impl Mailer {
     }
 
     fn message(&self, to: Mailbox, mail: RenderedMail) -> Result<Message, MailError> {
-        let header = |name: &'static str, value: &str| HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into());
+        let header =
+            |name: &'static str, value: &str| HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into());
         Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -212,7 +217,8 @@ fn smtp_transport(mail: &MailSettings, extra_root: Option<&[u8]>) -> Result<Tran
     if smtp.security == SmtpSecurity::None && !is_loopback_host(host) {
         return Err(MailError::PlainTextToRemoteRelay(host.to_string()));
     }
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(smtp.port).timeout(Some(SMTP_TIMEOUT));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(smtp.port).timeout(Some(SMTP_TIMEOUT));
     if smtp.security != SmtpSecurity::None {
         let mut parameters = TlsParameters::builder(host.to_string());
         if let Some(pem) = extra_root {

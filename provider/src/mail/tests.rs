@@ -12,7 +12,9 @@ use std::time::Instant;
 
 fn activation_mail(locale: Locale) -> RenderedMail {
     let theme = Theme::load(None, Locale::En).expect("the built-in theme loads");
-    theme.render_mail("activation", locale, &samples::mail_samples("activation")[0]).expect("the activation mail renders")
+    theme
+        .render_mail("activation", locale, &samples::mail_samples("activation")[0])
+        .expect("the activation mail renders")
 }
 
 /// Checks a delivered message: headers, both alternatives, the link intact in each.
@@ -168,8 +170,11 @@ impl SmtpServer {
         let mut trusted = None;
         if !matches!(tls, ServerTls::None) {
             let (cert, key, pem) = certificate(dir.path());
-            let (cert_flag, key_flag) =
-                if matches!(tls, ServerTls::Starttls) { ("--tlscert", "--tlskey") } else { ("--smtpscert", "--smtpskey") };
+            let (cert_flag, key_flag) = if matches!(tls, ServerTls::Starttls) {
+                ("--tlscert", "--tlskey")
+            } else {
+                ("--smtpscert", "--smtpskey")
+            };
             command.arg(cert_flag).arg(&cert).arg(key_flag).arg(&key);
             trusted = Some(pem);
         }
@@ -191,8 +196,9 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 def authenticate(server, session, envelope, mechanism, data):
+    # handled=False: aiosmtpd answers a failure with 535 itself.
     return AuthResult(success=isinstance(data, LoginPassword)
-                      and data.login == b"poort" and data.password == b"s3cret-pass")
+                      and data.login == b"poort" and data.password == b"s3cret-pass", handled=False)
 
 port, maildir, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -312,7 +318,10 @@ async fn smtp_signs_in_with_the_configured_credentials() {
     assert!(matches!(error, MailError::Smtp { failure: SmtpFailure::Permanent, .. }), "{error:?}");
     assert!(!error.is_transient());
     let text = error.to_string();
-    assert!(!text.contains("wrong-password") && !text.contains("jan.jansen@") && text.contains("example.com"), "{text}");
+    assert!(
+        !text.contains("wrong-password") && !text.contains("jan.jansen@") && text.contains("example.com"),
+        "{text}"
+    );
     assert_eq!(server.delivered().len(), 1);
 }
 

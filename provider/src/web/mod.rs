@@ -4,3 +4,4 @@
 pub mod cookies;
 pub mod csrf;
 pub mod html;
+pub mod pages;

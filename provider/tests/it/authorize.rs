@@ -221,13 +221,13 @@ async fn wrong_credentials_get_one_answer_and_inactive_accounts_a_clear_one() {
     let unknown_user = b.sign_in(&login, "nobody@example.com", PASSWORD).await;
     for page in [&wrong_password, &unknown_user] {
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-        assert!(page.body.contains("The user ID or password is not correct."));
+        assert!(page.body.contains("The user ID or password is incorrect."));
         assert!(page.location.is_none());
     }
     let disabled_wrong = b.sign_in(&login, "off@example.com", "not the password").await;
-    assert!(disabled_wrong.body.contains("The user ID or password is not correct."), "no hint before the password is right");
+    assert!(disabled_wrong.body.contains("The user ID or password is incorrect."), "no hint before the password is right");
     assert!(b.sign_in(&login, "off@example.com", PASSWORD).await.body.contains("disabled"));
-    assert!(b.sign_in(&login, "new@example.com", PASSWORD).await.body.contains("not been activated"));
+    assert!(b.sign_in(&login, "new@example.com", PASSWORD).await.body.contains("has not been activated"));
     assert!(!b.cookies.contains_key("poort_session"), "no session for any of them");
 }
 
@@ -358,7 +358,8 @@ async fn a_role_gated_client_refuses_users_without_the_role_and_issues_nothing()
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert!(refused.body.contains("Settings and maintenance"));
     assert!(refused.location.is_none());
-    let back = refused.body.split(r#"href=""#).nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let back = refused.body.split(r#"class="button" href=""#).nth(1).expect("a way back").split('"').next().unwrap().replace("&amp;", "&").replace("&#x3D;", "=");
+    assert!(back.starts_with("/refused?ticket="), "{back}");
     assert_redirect_error(&b.get(&back).await, "access_denied");
     // Signed in now: prompt=none hears access_denied at once.
     assert_redirect_error(&b.get(&format!("{settings_auth}&prompt=none")).await, "access_denied");
@@ -373,4 +374,30 @@ async fn a_role_gated_client_refuses_users_without_the_role_and_issues_nothing()
     assert!(b.get(settings_auth).await.location_params().contains_key("code"));
     f.state.store.users().set_roles(&ann.id, &[]).await.unwrap();
     assert_eq!(b.get(settings_auth).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_pages_speak_dutch_when_asked_and_carry_strict_headers() {
+    let f = Fixture::new().await;
+    let mut b = f.browser();
+    let login = b.get(&auth("&ui_locales=nl")).await.location.unwrap();
+    let page = b.get(&login).await;
+    assert!(page.body.contains(r#"<html lang="nl">"#), "{}", page.body);
+    assert!(page.body.contains("Aanmelden"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let wrong = b.sign_in(&login, "ann", "wrong password").await;
+    assert!(wrong.body.contains(r#"<html lang="nl">"#));
+    // Without ui_locales the browser's language decides; the error page is themed too.
+    let request = axum::http::Request::get("/authorize?client_id=nobody").header("accept-language", "nl-NL,nl;q=0.9,en;q=0.5").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(app::app(f.state.clone()), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains(r#"<html lang="nl">"#));
+    // The theme's assets are served.
+    let css = b.get("/assets/style.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert_eq!(b.get("/assets/nope.css").await.status, StatusCode::NOT_FOUND);
 }
