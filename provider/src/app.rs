@@ -23,6 +23,8 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         .ok_or_else(|| StartError::Theme(format!("themes.default_locale `{}` is not en or nl", settings.themes.default_locale)))?;
     let theme = poort_themes::Theme::load(settings.themes.dir.as_deref(), locale)
         .map_err(|e| StartError::Theme(format!("cannot load the theme: {e}")))?;
+    let mailer = crate::mail::Mailer::from_settings(&settings).map_err(|e| StartError::Mail(e.to_string()))?;
+    let password_policy = crate::password_policy::PasswordPolicy::from_settings(&settings.passwords);
     let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await.map_err(StartError::Keys)?;
     let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
     let issuer: Arc<str> = settings.issuer_string().into();
@@ -37,6 +39,8 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         http: outbound_http_client(),
         client_keys: Arc::new(crate::oauth::client_auth::ClientKeyCache::new()),
         theme: Arc::new(theme),
+        mailer: Arc::new(mailer),
+        password_policy,
         passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
     })
 }

@@ -54,6 +54,8 @@ pub enum StartError {
     Tls(String),
     #[error("{0}")]
     Theme(String),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
     #[error("{0}")]
     Usage(String),
     #[error("internal error: {0}")]

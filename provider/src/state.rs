@@ -24,6 +24,10 @@ pub struct AppState {
     pub client_keys: Arc<crate::oauth::client_auth::ClientKeyCache>,
     /// The pages, mails and texts (built in, or overridden from a theme folder).
     pub theme: Arc<poort_themes::Theme>,
+    /// Outgoing mail (the file outbox or SMTP).
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// What a new password must be.
+    pub password_policy: crate::password_policy::PasswordPolicy,
     /// Password verification, bounded to the number of cores.
     pub passwords: crate::password::PasswordPool,
 }
