@@ -239,18 +239,8 @@ fn check_hints_and_locales(params: &RawParams, _: &Client, request: &mut Authori
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poort_storage::repo::ClientSource;
 
-    fn client(metadata: serde_json::Value) -> Client {
-        Client {
-            id: "c".into(),
-            secret_hash: None,
-            secret_sealed: None,
-            secret_expires_at: 0,
-            source: ClientSource::Config,
-            metadata: serde_json::from_value(metadata).unwrap(),
-        }
-    }
+    use crate::oauth::client::test_client as client;
 
     fn confidential() -> Client {
         client(serde_json::json!({ "redirect_uris": ["https://rp/cb"], "grant_types": ["authorization_code", "refresh_token"] }))

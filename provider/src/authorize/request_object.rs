@@ -108,17 +108,9 @@ fn json_part(part: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poort_storage::repo::ClientSource;
 
     fn client() -> Client {
-        Client {
-            id: "c".into(),
-            secret_hash: None,
-            secret_sealed: None,
-            secret_expires_at: 0,
-            source: ClientSource::Config,
-            metadata: serde_json::from_value(serde_json::json!({ "redirect_uris": ["https://rp/cb"] })).unwrap(),
-        }
+        crate::oauth::client::test_client(serde_json::json!({ "redirect_uris": ["https://rp/cb"] }))
     }
 
     fn unsigned(claims: Value) -> String {

@@ -185,24 +185,26 @@ impl Client {
     }
 }
 
+/// A client with `metadata`, for unit tests across the crate.
+#[cfg(test)]
+pub fn test_client(metadata: serde_json::Value) -> Client {
+    Client {
+        id: "c".into(),
+        secret_hash: None,
+        secret_sealed: None,
+        secret_expires_at: 0,
+        source: ClientSource::Config,
+        metadata: serde_json::from_value(metadata).expect("valid test metadata"),
+    }
+}
+
 fn words(value: &str) -> BTreeSet<&str> {
     value.split(' ').filter(|w| !w.is_empty()).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn client(metadata: serde_json::Value) -> Client {
-        Client {
-            id: "c".into(),
-            secret_hash: None,
-            secret_sealed: None,
-            secret_expires_at: 0,
-            source: ClientSource::Config,
-            metadata: serde_json::from_value(metadata).unwrap(),
-        }
-    }
+    use super::test_client as client;
 
     #[test]
     fn redirect_uris_match_exactly() {

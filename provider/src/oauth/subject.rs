@@ -25,18 +25,8 @@ pub fn subject_for(client: &Client, user_id: &str, salt_key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poort_storage::repo::ClientSource;
 
-    fn client(metadata: serde_json::Value) -> Client {
-        Client {
-            id: "c".into(),
-            secret_hash: None,
-            secret_sealed: None,
-            secret_expires_at: 0,
-            source: ClientSource::Dynamic,
-            metadata: serde_json::from_value(metadata).unwrap(),
-        }
-    }
+    use crate::oauth::client::test_client as client;
 
     #[test]
     fn public_subjects_are_the_user_id_and_pairwise_ones_differ_per_sector() {

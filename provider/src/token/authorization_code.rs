@@ -137,18 +137,7 @@ fn check_pkce(client: &Client, code: &AuthorizationCodeRecord, verifier: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poort_storage::repo::ClientSource;
-
-    fn client(metadata: serde_json::Value) -> Client {
-        Client {
-            id: "c1".into(),
-            secret_hash: None,
-            secret_sealed: None,
-            secret_expires_at: 0,
-            source: ClientSource::Dynamic,
-            metadata: serde_json::from_value(metadata).unwrap(),
-        }
-    }
+    use crate::oauth::client::test_client as client;
 
     fn code(redirect_uri: &str, challenge: Option<(&str, &str)>) -> AuthorizationCodeRecord {
         AuthorizationCodeRecord {
