@@ -1,11 +1,12 @@
 //! The `poort` command line: `serve`, `migrate`, `check-config`, and the administration
-//! commands for keys, users and clients. Every command reads the same configuration as the
+//! commands for keys, users, clients, roles and terms of service. Every command reads the same configuration as the
 //! server and talks to the same database; output a script would parse has a `--json` form.
 
 mod clients;
 mod keys;
 mod output;
 mod roles;
+mod terms;
 mod users;
 
 use crate::StartError;
@@ -49,12 +50,18 @@ pub enum Command {
     /// Roles and the permissions they grant.
     #[command(subcommand)]
     Role(roles::RoleCommand),
+    /// Terms of service users accept before signing in to clients that require them.
+    #[command(subcommand)]
+    Terms(terms::TermsCommand),
 }
 
 /// Parses the command line, runs the command, and turns any failure into one line on stderr
 /// and a non-zero exit.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve) {
+        restore_default_sigpipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -93,6 +100,19 @@ async fn execute(cli: Cli) -> Result<(), StartError> {
         Command::User(command) => users::run(command, &settings).await,
         Command::Client(command) => clients::run(command, &settings).await,
         Command::Role(command) => roles::run(command, &settings).await,
+        Command::Terms(command) => terms::run(command, &settings).await,
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`poort user list | head`) would panic.
+/// The administration commands behave like other command-line tools instead: they end quietly.
+/// (The server keeps ignoring it: a client closing its socket must not end the process.)
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any thread is started; setting a signal's disposition to its
+    // default is async-signal-safe and has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

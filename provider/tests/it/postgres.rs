@@ -35,7 +35,7 @@ async fn two_nodes_started_at_once_on_one_database_share_one_key_set() {
     assert_eq!(doc_a, fetch(b.base_url.clone(), "/.well-known/openid-configuration").await);
     assert!(doc_a.contains("\"issuer\":\"https://id.example.com\""));
     assert_eq!(fetch(a.base_url.clone(), "/readyz").await, "ready");
-    assert!(!dir_a.path().join("poort-data").exists(), "no SQLite folder on PostgreSQL");
+    assert!(!dir_a.path().join("poort-data/poort.db").exists(), "no SQLite database on PostgreSQL");
 }
 
 #[tokio::test]
