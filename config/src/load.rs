@@ -47,6 +47,7 @@ pub fn load_from(file: Option<&Path>, env: &HashMap<String, String>) -> Result<(
             .separator(ENV_SEPARATOR)
             .list_separator(",")
             .with_list_parse_key("keys.algorithms")
+            .with_list_parse_key("accounts.trusted_proxies")
             .try_parsing(true)
             .source(Some(overrides.into_iter().collect())),
     );

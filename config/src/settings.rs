@@ -20,6 +20,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub themes: ThemeSettings,
     pub passwords: PasswordSettings,
+    pub accounts: AccountSettings,
     pub registration: RegistrationSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
@@ -296,6 +297,97 @@ impl Default for PasswordSettings {
     }
 }
 
+/// The account lifecycle: activation and reset links, and how failed sign-ins are throttled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// How long an activation link stays valid.
+    #[serde(with = "crate::duration")]
+    pub activation_link_ttl: Duration,
+    /// How long a password-reset link stays valid.
+    #[serde(with = "crate::duration")]
+    pub reset_link_ttl: Duration,
+    /// People reset a forgotten password themselves by e-mail (the "online" mode); false: the
+    /// forgot-password page tells them to contact their administrator ("on-premises").
+    pub self_service_reset: bool,
+    /// Where an activated or reset user lands when no client invited them and the client that
+    /// did has no `initiate_login_uri` or `client_uri`. Unset: Poort's own account page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_redirect_uri: Option<Url>,
+    /// Failed sign-ins to one account (or one unknown user name) before it is locked.
+    pub max_failed_sign_ins: u32,
+    /// How long a lock lasts; failures are also forgotten after this long without another.
+    #[serde(with = "crate::duration")]
+    pub lock_duration: Duration,
+    /// Failed sign-ins from one client address before that address is refused for
+    /// `lock_duration`. Reset and activation mails requested from one address count the same way.
+    pub max_failures_per_ip: u32,
+    /// Added before answering a sign-in, per failure already counted for the account ("0s": none).
+    #[serde(with = "crate::duration")]
+    pub failure_delay: Duration,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            activation_link_ttl: Duration::from_secs(7 * 24 * 3600),
+            reset_link_ttl: Duration::from_secs(3600),
+            self_service_reset: true,
+            default_redirect_uri: None,
+            max_failed_sign_ins: 5,
+            lock_duration: Duration::from_secs(15 * 60),
+            max_failures_per_ip: 50,
+            failure_delay: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl AccountSettings {
+    /// Checks what types cannot, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value, longest, written) in [
+            ("accounts.activation_link_ttl", self.activation_link_ttl, 90 * 24 * 3600, "90d"),
+            ("accounts.reset_link_ttl", self.reset_link_ttl, 24 * 3600, "1d"),
+            ("accounts.lock_duration", self.lock_duration, 24 * 3600, "1d"),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+            if value.as_secs() > longest {
+                return Err(ConfigError::at(key, format!("must be at most {written}")));
+            }
+        }
+        if self.max_failed_sign_ins < 3 {
+            return Err(ConfigError::at("accounts.max_failed_sign_ins", "must be at least 3"));
+        }
+        if self.max_failures_per_ip < self.max_failed_sign_ins {
+            return Err(ConfigError::at("accounts.max_failures_per_ip", "must be at least accounts.max_failed_sign_ins"));
+        }
+        if self.failure_delay > Duration::from_secs(5) {
+            return Err(ConfigError::at("accounts.failure_delay", "must be at most 5s"));
+        }
+        if let Some(uri) = &self.default_redirect_uri
+            && !matches!(uri.scheme(), "https" | "http")
+        {
+            return Err(ConfigError::at("accounts.default_redirect_uri", "must be an http or https URL"));
+        }
+        for proxy in &self.trusted_proxies {
+            if proxy.trim().parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::at("accounts.trusted_proxies", format!("`{proxy}` is not an IP address")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The trusted proxies' addresses (validated by [`AccountSettings::validate`]).
+    pub fn trusted_proxy_addrs(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies.iter().filter_map(|p| p.trim().parse().ok()).collect()
+    }
+}
+
 /// Dynamic client registration (RFC 7591, RFC 7592, OpenID Connect Dynamic Registration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -352,6 +444,9 @@ pub struct StaticClient {
     /// …or a role that grants one of these permissions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_permissions: Vec<String>,
+    /// Users must accept the terms of service (`poort terms publish`) before signing in.
+    #[serde(default)]
+    pub requires_terms: bool,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -475,6 +570,7 @@ impl Settings {
         {
             return Err(ConfigError::at("registration.initial_access_token", "must be at least 16 characters"));
         }
+        self.accounts.validate()?;
         self.validate_clients()
     }
 

@@ -158,6 +158,13 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[themes]\ndefault_locale = \"de\"\n", "themes.default_locale", "en, nl"),
         ("[passwords]\nmin_length = 4\n", "passwords.min_length", "between 8 and 64"),
         ("[passwords]\nmin_score = 5\n", "passwords.min_score", "between 0 and 4"),
+        ("[accounts]\nreset_link_ttl = \"0s\"\n", "accounts.reset_link_ttl", "longer than zero"),
+        ("[accounts]\nactivation_link_ttl = \"365d\"\n", "accounts.activation_link_ttl", "at most 90d"),
+        ("[accounts]\nmax_failed_sign_ins = 1\n", "accounts.max_failed_sign_ins", "at least 3"),
+        ("[accounts]\nmax_failures_per_ip = 4\n", "accounts.max_failures_per_ip", "max_failed_sign_ins"),
+        ("[accounts]\nfailure_delay = \"1m\"\n", "accounts.failure_delay", "at most 5s"),
+        ("[accounts]\ndefault_redirect_uri = \"ftp://crm.example.com\"\n", "accounts.default_redirect_uri", "http"),
+        ("[accounts]\ntrusted_proxies = [\"proxy\"]\n", "accounts.trusted_proxies", "not an IP address"),
         (
             "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb#x\"]\n",
             "clients[0].redirect_uris",

@@ -20,6 +20,7 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "first_party": client.first_party,
         "required_roles": client.required_roles,
         "required_permissions": client.required_permissions,
+        "requires_terms": client.requires_terms,
     })
 }
 

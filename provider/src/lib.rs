@@ -1,6 +1,8 @@
 //! Poort, the OpenID Connect provider: the axum application, its endpoints, keys and the
 //! `poort` command line. `main.rs` only calls [`cli::run`].
 
+pub mod account;
+pub mod accounts;
 pub mod app;
 pub mod authorize;
 pub mod claims;
@@ -25,6 +27,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod telemetry;
+pub mod terms;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
@@ -74,9 +77,10 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
     Ok(store)
 }
 
-/// SQLite reports a read-only folder late and vaguely; find out up front.
+/// SQLite reports a read-only folder late and vaguely; find out up front. The probe's name is
+/// unique, so commands running at once on one folder do not trip over each other's probes.
 fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
-    let probe = dir.join(".poort-write-check");
+    let probe = dir.join(format!(".poort-write-check-{}-{}", std::process::id(), crypto::random_token()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
 }

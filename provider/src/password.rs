@@ -46,6 +46,13 @@ impl PasswordPool {
         let matched = tokio::task::spawn_blocking(move || verify(&password, &stored)).await.unwrap_or(false);
         matched && known
     }
+
+    /// Hashes a new password on the blocking pool, within the same bound as verification;
+    /// `None` only if the blocking task could not run.
+    pub async fn hash(&self, password: String) -> Option<String> {
+        let _permit = self.permits.acquire().await.ok()?;
+        tokio::task::spawn_blocking(move || hash(&password)).await.ok()
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,13 @@ pub struct Person<'a> {
     pub email: Option<&'a str>,
 }
 
+impl<'a> Person<'a> {
+    /// A stored user as the policy sees them: their own words count against a new password.
+    pub fn of(user: &'a poort_storage::repo::UserRecord) -> Self {
+        Person { name: user.display_name.as_deref(), username: user.username.as_deref(), email: Some(user.email.as_str()) }
+    }
+}
+
 impl Person<'_> {
     /// The words of this person's name, user name and e-mail address (local part and its pieces,
     /// the domain's words without the top-level domain), lower case, each once, in that order.

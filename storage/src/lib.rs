@@ -155,6 +155,11 @@ impl Store {
         repo::ReplayGuard::new(&self.db)
     }
 
+    /// Brute-force counters (failed sign-ins, mail requests) and the locks they lead to.
+    pub fn throttle(&self) -> repo::ThrottleCounters<'_> {
+        repo::ThrottleCounters::new(&self.db)
+    }
+
     pub fn audit(&self) -> repo::AuditLog<'_> {
         repo::AuditLog::new(&self.db)
     }

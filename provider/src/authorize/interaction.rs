@@ -1,6 +1,7 @@
-//! The user's part of an authorization: the sign-in and consent pages and their form posts.
-//! Each page carries the sealed ticket; a successful post resumes the authorization pipeline
-//! with what the user just did.
+//! The user's part of an authorization: the sign-in and consent pages and their form posts
+//! (the terms page lives in [`crate::terms`]). Each page carries the sealed ticket; a successful
+//! post resumes the authorization pipeline with what the user just did. A sign-in to Poort's own
+//! pages (a ticket with `return_to`) goes back there instead.
 
 use super::params::RawParams;
 use super::ticket::{self, Ticket};
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Login,
+    Terms,
     Consent,
 }
 
@@ -28,6 +30,7 @@ pub enum Step {
 pub fn redirect_to(step: Step, sealed: &str) -> Response {
     let path = match step {
         Step::Login => "/login",
+        Step::Terms => "/terms",
         Step::Consent => "/consent",
     };
     see_other(&format!("{path}?ticket={sealed}"))
@@ -35,28 +38,28 @@ pub fn redirect_to(step: Step, sealed: &str) -> Response {
 
 #[derive(Deserialize)]
 pub struct TicketQuery {
-    ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
 }
 
-fn expired(state: &AppState, headers: &HeaderMap) -> Response {
+pub(crate) fn expired(state: &AppState, headers: &HeaderMap) -> Response {
     pages::error(state, locale(state, headers, None), StatusCode::BAD_REQUEST, "error.request_expired", None)
 }
 
 /// The page language: the request's `ui_locales`, then the browser's.
-fn locale(state: &AppState, headers: &HeaderMap, ticket: Option<&Ticket>) -> Locale {
+pub(crate) fn locale(state: &AppState, headers: &HeaderMap, ticket: Option<&Ticket>) -> Locale {
     crate::web::pages::locale(state, headers, ticket.and_then(|t| t.params.get("ui_locales")).map(String::as_str))
 }
 
-fn csrf_refused(state: &AppState, headers: &HeaderMap) -> Response {
+pub(crate) fn csrf_refused(state: &AppState, headers: &HeaderMap) -> Response {
     pages::error(state, locale(state, headers, None), StatusCode::FORBIDDEN, "error.csrf", None)
 }
 
-fn server_error(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
+pub(crate) fn server_error(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
     let _ = OAuthError::server_error(error);
     pages::error(state, locale(state, headers, None), StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
 }
 
-fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -65,7 +68,13 @@ fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String
     response
 }
 
-async fn ticket_client(state: &AppState, headers: &HeaderMap, ticket: &Ticket) -> Result<Client, Response> {
+/// The client a ticket is for; Poort itself (by its name in the page's language) for a sign-in
+/// to Poort's own pages.
+pub(crate) async fn ticket_client(state: &AppState, headers: &HeaderMap, ticket: &Ticket) -> Result<Client, Response> {
+    if ticket.return_to.is_some() {
+        let name = state.theme.translate(locale(state, headers, Some(ticket)), "app.name", &[]).unwrap_or_else(|_| "Poort".into());
+        return Ok(Client::own(&name));
+    }
     let id = ticket.params.get("client_id").cloned().unwrap_or_default();
     match Client::load(&state.store, &id).await {
         Ok(Some(client)) => Ok(client),
@@ -83,25 +92,31 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
     };
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
     let hint = ticket.params.get("login_hint").map(String::as_str).unwrap_or("");
+    let forgot = crate::accounts::forgot_password_uri(&state, &sealed);
     let form = pages::LoginForm {
         client: &client,
         ticket: &sealed,
         csrf: &csrf,
         username: hint,
         message_key: None,
-        forgot_password_uri: None,
+        forgot_password_uri: forgot.as_deref(),
     };
     with_cookies(pages::login(&state, locale(&state, &headers, Some(&ticket)), form), set_csrf)
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// The same answer for an unknown user and a wrong password.
 const WRONG_CREDENTIALS: &str = "sign_in.invalid_credentials";
 
-pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: crate::accounts::throttle::ClientIp,
+    RawForm(body): RawForm,
+) -> Response {
     let fields = form(&body);
     if !csrf::verify(&headers, fields.get(csrf::CSRF_FIELD).map(String::as_str)) {
         return csrf_refused(&state, &headers);
@@ -115,6 +130,7 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
     };
     let username = fields.get("username").map(|u| u.trim()).unwrap_or("");
     let password = fields.get("password").cloned().unwrap_or_default();
+    let forgot = crate::accounts::forgot_password_uri(&state, sealed);
     let retry = |message_key: &str| {
         let csrf = fields.get(csrf::CSRF_FIELD).cloned().unwrap_or_default();
         let form = pages::LoginForm {
@@ -123,7 +139,7 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
             csrf: &csrf,
             username,
             message_key: Some(message_key),
-            forgot_password_uri: None,
+            forgot_password_uri: forgot.as_deref(),
         };
         pages::login(&state, page_locale, form)
     };
@@ -134,15 +150,24 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let known_id = user.as_ref().map(|u| u.id.clone());
+    // Brute force (see crate::accounts::throttle): a refused client address, the progressive delay.
+    let attempt = match crate::accounts::throttle::SignInAttempt::begin(&state, ip, username, user.as_ref()).await {
+        Ok(attempt) => attempt,
+        Err(message_key) => return retry(message_key),
+    };
     // Verify even when there is no such user, so both cost the same time.
     let matched = state.passwords.verify(password, stored).await;
     let audit = |kind: &str, user_id: Option<String>| poort_storage::repo::AuditEvent {
         kind: kind.into(),
         user_id,
-        client_id: Some(client.id.clone()),
-        ip: None,
+        client_id: ticket.return_to.is_none().then(|| client.id.clone()),
+        ip: ip.0.map(|ip| ip.to_string()),
         detail: serde_json::json!({}),
     };
+    if let Err(message_key) = attempt.finish(&state, matched).await {
+        let _ = state.store.audit().record(audit("login.locked", known_id)).await;
+        return retry(message_key);
+    }
     let Some(user) = user.filter(|_| matched) else {
         let _ = state.store.audit().record(audit("login.failed", known_id)).await;
         return retry(WRONG_CREDENTIALS);
@@ -161,13 +186,18 @@ pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Raw
         Ok(started) => started,
         Err(error) => return server_error(&state, &headers, error),
     };
+    // A sign-in to Poort's own pages goes back there (checked again: never off this site).
+    if let Some(target) = ticket.return_to.as_deref() {
+        let target = if ticket::is_local_path(target) { target } else { "/account" };
+        return with_cookies(see_other(target), [cookie]);
+    }
     let progress = Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
     let response = run(&state, &headers, RawParams::from_map(ticket.params), Some(new_session), progress).await;
     with_cookies(response, [cookie])
 }
 
 /// The session the ticket was started in, if the browser still presents it.
-async fn ticket_session(state: &AppState, headers: &HeaderMap, ticket: &Ticket) -> Option<poort_storage::repo::SessionRecord> {
+pub(crate) async fn ticket_session(state: &AppState, headers: &HeaderMap, ticket: &Ticket) -> Option<poort_storage::repo::SessionRecord> {
     let current = session::current(state, headers).await.ok()??;
     (ticket.session_id.as_deref() == Some(current.id.as_str())).then_some(current)
 }

@@ -4,9 +4,10 @@
 //!    redirect (an open redirector is worse than an unhelpful page).
 //! 2. **The checks** in `request::CHECKS`, in order; a failure goes back to the client's
 //!    redirect URI with its RFC error code.
-//! 3. **The user**: is there a session that satisfies `prompt`, `max_age` and `id_token_hint`, and
-//!    consent for these scopes? If not, the user signs in or consents (or, with `prompt=none`,
-//!    the client hears why not); then a code is issued.
+//! 3. **The user**: is there a session that satisfies `prompt`, `max_age` and `id_token_hint`,
+//!    may the user use this client (roles), has the user accepted the client's current terms of
+//!    service, and is there consent for these scopes? If not, the user signs in, accepts the terms
+//!    or consents (or, with `prompt=none`, the client hears why not); then a code is issued.
 //!
 //! Interaction pages carry the request in a sealed ticket; finishing one runs the same pipeline
 //! again with what the user just did, so every node can serve every step.
@@ -114,6 +115,8 @@ pub async fn run(
                 session_id: None,
                 consented: false,
                 expires_at: now() + state.settings.sessions.interaction_timeout.as_secs() as i64,
+                return_to: None,
+                terms_id: None,
             };
             match ticket::seal(state, &ticket) {
                 Ok(sealed) => {
@@ -133,6 +136,8 @@ pub async fn run(
                 session_id,
                 consented: progress.consented,
                 expires_at: now() + state.settings.sessions.interaction_timeout.as_secs() as i64,
+                return_to: None,
+                terms_id: None,
             };
             match ticket::seal(state, &ticket) {
                 Ok(sealed) => interaction::redirect_to(step, &sealed),
@@ -299,6 +304,12 @@ async fn decide(
             return Err(OAuthError::new(ErrorCode::AccessDenied, "the user may not use this application"));
         }
         return Ok(Decision::Refuse);
+    }
+    if crate::terms::pending(state, client, &user).await?.is_some() {
+        if silent {
+            return Err(OAuthError::new(ErrorCode::InteractionRequired, "the user must accept the terms of service"));
+        }
+        return Ok(Decision::Interact { step: interaction::Step::Terms, session_id: Some(session.id) });
     }
     if needs_consent(state, client, request, &user, progress).await? {
         if silent {

@@ -17,7 +17,7 @@ pub fn error(state: &AppState, locale: Locale, status: StatusCode, message_key: 
 
 /// The client as the pages show it: its name, and its logo and links when registered (a logo
 /// only over https, so the page never loads mixed content).
-fn client_view(client: &Client) -> Value {
+pub(crate) fn client_view(client: &Client) -> Value {
     json!({
         "name": client.display_name(),
         "logo_uri": client.metadata.logo_uri.as_deref().filter(|u| u.starts_with("https://")),

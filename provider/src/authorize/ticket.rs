@@ -1,6 +1,9 @@
-//! The interaction ticket: an authorization request waiting for the user (sign-in, consent),
-//! sealed (JWE, dir + A256GCM, under a key derived from the instance secret) so any node can
-//! resume it and no one can alter it. It records what the user has done so far.
+//! The interaction ticket: an authorization request waiting for the user (sign-in, terms,
+//! consent), sealed (JWE, dir + A256GCM, under a key derived from the instance secret) so any node
+//! can resume it and no one can alter it. It records what the user has done so far.
+//!
+//! A sign-in outside an authorization (Poort's own pages, such as `/account`) uses the same ticket
+//! with no authorization parameters and a `return_to` path on this site.
 
 use crate::crypto::sha256;
 use crate::state::AppState;
@@ -19,6 +22,24 @@ pub struct Ticket {
     /// The user agreed to the consent page during this request.
     pub consented: bool,
     pub expires_at: i64,
+    /// For a sign-in to Poort's own pages: where to go afterwards (a path on this site, see
+    /// [`is_local_path`]) instead of resuming an authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The terms version the terms page showed, so accepting records exactly that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_id: Option<String>,
+}
+
+/// Whether `target` is a path on this site that a sign-in may return to: absolute-path
+/// relative (`/account`), never scheme-relative (`//evil.example`), no backslashes (browsers
+/// read `/\evil.example` as another host) and no control characters.
+pub fn is_local_path(target: &str) -> bool {
+    target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.contains('\\')
+        && !target.chars().any(char::is_control)
+        && target.len() <= 512
 }
 
 fn key(state: &AppState) -> [u8; 32] {
@@ -41,4 +62,19 @@ pub fn unseal(state: &AppState, sealed: &str) -> Option<Ticket> {
     let (json, _) = jwe::deserialize_compact(sealed, &decrypter).ok()?;
     let ticket: Ticket = serde_json::from_slice(&json).ok()?;
     (ticket.expires_at > poort_storage::now()).then_some(ticket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_return_targets() {
+        for good in ["/account", "/account/password", "/account?ui_locales=nl"] {
+            assert!(is_local_path(good), "{good}");
+        }
+        for bad in ["", "account", "//evil.example", "/\\evil.example", "https://evil.example/", "/a\nb", "javascript:alert(1)"] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
 }

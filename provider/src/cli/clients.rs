@@ -40,6 +40,9 @@ pub enum ClientCommand {
         /// Or a role granting this permission (repeat for several).
         #[arg(long = "required-permission")]
         required_permissions: Vec<String>,
+        /// Users must accept the terms of service (`poort terms publish`) before signing in.
+        #[arg(long)]
+        requires_terms: bool,
         #[arg(long)]
         json: bool,
     },
@@ -72,6 +75,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             first_party,
             required_roles,
             required_permissions,
+            requires_terms,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -90,6 +94,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 first_party,
                 required_roles,
                 required_permissions,
+                requires_terms,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

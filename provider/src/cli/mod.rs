@@ -1,6 +1,7 @@
 //! The `poort` command line: `serve`, `migrate`, `check-config`, and the administration
-//! commands for keys, users, clients, roles and terms of service. Every command reads the same configuration as the
-//! server and talks to the same database; output a script would parse has a `--json` form.
+//! commands for keys, users, clients, roles and terms of service. Every command reads the same
+//! configuration as the server and talks to the same database; output a script would parse has a
+//! `--json` form.
 
 mod clients;
 mod keys;

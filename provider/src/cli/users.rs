@@ -1,17 +1,21 @@
-//! `poort user add|list|show|disable|enable|set-role|set-password`.
+//! `poort user add|list|show|disable|enable|set-role|set-password|resend-activation`.
 
 use super::output::{optional_time, print_json, print_table, time};
+use crate::accounts::activation::{self, Invitation, InviteError, ResendError};
+use crate::accounts::links::{LinkError, LinkMailer};
+use crate::mail::Delivery;
 use crate::{StartError, password};
 use clap::Subcommand;
 use poort_config::Settings;
 use poort_storage::Store;
-use poort_storage::repo::{NewUser, UserRecord, UserStatus};
+use poort_storage::repo::{NewUser, OneTimePurpose, OneTimeTokenRecord, UserRecord, UserStatus};
 use serde_json::{Value, json};
 use std::io::Read;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user. Without --password-stdin the account starts as invited (not yet activated).
+    /// Add a user. Without --password-stdin the account starts as invited (not yet activated)
+    /// and gets an activation mail whose link lets them choose their password.
     Add {
         #[arg(long)]
         email: String,
@@ -30,9 +34,13 @@ pub enum UserCommand {
         /// A role to grant; repeat for several.
         #[arg(long = "role")]
         roles: Vec<String>,
-        /// Read a password from standard input and make the account active at once.
+        /// Read a password from standard input and make the account active at once (no mail).
         #[arg(long)]
         password_stdin: bool,
+        /// The client (relying party) that invites them: named in the activation mail, and where
+        /// they land once activated.
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +71,8 @@ pub enum UserCommand {
     },
     /// Set a user's password, read from standard input, and make the account active.
     SetPassword { user: String },
+    /// Send an invited user a new activation mail; their older links stop working.
+    ResendActivation { user: String },
 }
 
 /// The shortest password the CLI accepts; the full strength policy lives with the hosted pages.
@@ -71,7 +81,7 @@ const MIN_PASSWORD_CHARS: usize = 8;
 pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartError> {
     let store = crate::open_store(settings).await?;
     match command {
-        UserCommand::Add { email, username, name, claims_json, email_verified, roles, password_stdin, json } => {
+        UserCommand::Add { email, username, name, claims_json, email_verified, roles, password_stdin, client, json } => {
             let email = email.trim().to_string();
             if !looks_like_email(&email) {
                 return Err(StartError::Usage(format!("`{email}` is not an e-mail address")));
@@ -85,8 +95,16 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
                 claims.insert("name".into(), json!(name));
             }
             let claims = Value::Object(claims);
-            let password_hash = if password_stdin { Some(hash_from_stdin()?) } else { None };
-            let status = if password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+            if !password_stdin {
+                let invitation =
+                    Invitation { email, username, display_name: name, email_verified, claims, roles, client_id: client };
+                return invite(settings, &store, invitation, json).await;
+            }
+            if client.is_some() {
+                return Err(StartError::Usage("--client is for invitations; leave out --password-stdin".into()));
+            }
+            let password_hash = Some(hash_from_stdin()?);
+            let status = UserStatus::Active;
             let user = store
                 .users()
                 .create(NewUser {
@@ -135,8 +153,11 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
         }
         UserCommand::Show { user, json } => {
             let user = find(&store, &user).await?;
+            let link = store.one_time_tokens().latest_for_user(&user.id, OneTimePurpose::Activation).await?;
             if json {
-                print_json(&describe(&user));
+                let mut shown = describe(&user);
+                shown["activation_link"] = activation_link(&user, link.as_ref());
+                print_json(&shown);
             } else {
                 println!("id:            {}", user.id);
                 println!("e-mail:        {}", user.email);
@@ -147,7 +168,7 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
                 println!("roles:         {}", if user.roles.is_empty() { "-".into() } else { user.roles.join(", ") });
                 println!("created:       {}", time(user.created_at));
                 println!("activated:     {}", optional_time(user.activated_at));
-                println!("invitation:    {}", optional_time(user.activation_sent_at));
+                println!("invitation:    {}", invitation_state(&user, link.as_ref()));
                 println!("can sign in:   {}", sign_in_state(&user));
             }
             Ok(())
@@ -170,7 +191,103 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
             println!("password set for {}", user.email);
             Ok(())
         }
+        UserCommand::ResendActivation { user } => {
+            let user = find(&store, &user).await?;
+            let mailer = LinkMailer::open(settings, store.clone()).await?;
+            let delivery = activation::resend(&mailer, &user).await.map_err(|error| match error {
+                ResendError::NotInvited(..) | ResendError::Federated(..) => StartError::Usage(error.to_string()),
+                ResendError::Link(error) => link_error(error),
+            })?;
+            println!("a new activation link went to {} ({})", user.email, delivered(&delivery));
+            Ok(())
+        }
     }
+}
+
+/// `poort user add` without a password: the account is invited and mailed its activation link.
+async fn invite(settings: &Settings, store: &Store, invitation: Invitation, json: bool) -> Result<(), StartError> {
+    let mailer = LinkMailer::open(settings, store.clone()).await?;
+    let invited = activation::invite(&mailer, invitation).await.map_err(|error| match error {
+        InviteError::Storage(error) => StartError::Storage(error),
+        other => StartError::Usage(other.to_string()),
+    })?;
+    let user = &invited.user;
+    if json {
+        let mut shown = describe(user);
+        shown["activation_mail"] = match &invited.mail {
+            Ok(delivery) => json!({ "sent": true, "delivery": delivered(delivery) }),
+            Err(error) => json!({ "sent": false, "error": error.to_string() }),
+        };
+        print_json(&shown);
+    } else {
+        println!("added {} ({}), {}", user.email, user.id, user.status.as_str());
+    }
+    match invited.mail {
+        Ok(delivery) => {
+            if !json {
+                println!("activation mail: {}", delivered(&delivery));
+            }
+            Ok(())
+        }
+        Err(error) => Err(StartError::Mail(format!(
+            "{} was added, but the activation mail was not sent ({}); send it with `poort user resend-activation {}`",
+            user.email,
+            link_error(error),
+            user.email
+        ))),
+    }
+}
+
+fn link_error(error: LinkError) -> StartError {
+    match error {
+        LinkError::Storage(error) => StartError::Storage(error),
+        other => StartError::Mail(other.to_string()),
+    }
+}
+
+fn delivered(delivery: &Delivery) -> String {
+    match delivery {
+        Delivery::File(path) => format!("written to {}", path.display()),
+        Delivery::Smtp => "handed to the SMTP relay".into(),
+    }
+}
+
+/// Where an invited user's activation stands, for an administrator.
+fn invitation_state(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> String {
+    let now = poort_storage::now();
+    let resend = "send a new one with `poort user resend-activation`";
+    match (user.status, link, user.activation_sent_at) {
+        (UserStatus::Invited, None, None) => format!("no activation mail sent yet; {resend}"),
+        // Expired links are purged after a while: the mail was sent, its link is gone.
+        (UserStatus::Invited, None, Some(sent)) => format!("the link sent at {} has expired; {resend}", time(sent)),
+        (UserStatus::Invited, Some(link), _) if link.used_at.is_some() => {
+            format!("the link sent at {} is no longer valid; {resend}", time(link.created_at))
+        }
+        (UserStatus::Invited, Some(link), _) if link.expires_at <= now => {
+            format!("the link sent at {} expired at {}; {resend}", time(link.created_at), time(link.expires_at))
+        }
+        (UserStatus::Invited, Some(link), _) => {
+            format!("sent at {}, link valid until {}", time(link.created_at), time(link.expires_at))
+        }
+        (_, _, sent) => optional_time(sent),
+    }
+}
+
+/// The same, for `--json`.
+fn activation_link(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> Value {
+    let now = poort_storage::now();
+    let state = match link {
+        None if user.activation_sent_at.is_some() => "expired",
+        None => "none",
+        Some(link) if link.used_at.is_some() => "used",
+        Some(link) if link.expires_at <= now => "expired",
+        Some(_) => "valid",
+    };
+    json!({
+        "state": state,
+        "sent_at": link.map(|l| time(l.created_at)).or(user.activation_sent_at.map(time)),
+        "expires_at": link.map(|l| time(l.expires_at)),
+    })
 }
 
 async fn set_status(store: &Store, user: &str, status: UserStatus) -> Result<(), StartError> {

@@ -90,6 +90,10 @@ pub struct ClientMetadata {
     /// …or a role granting one of these permissions (e.g. `settings.login`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_permissions: Vec<String>,
+    /// Poort: users must accept the terms of service (this client's own version when one is
+    /// published, else the deployment's) before signing in to this client.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub requires_terms: bool,
 }
 
 /// A client loaded for a request.
@@ -182,6 +186,19 @@ impl Client {
 
     pub fn display_name(&self) -> &str {
         self.metadata.client_name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Poort itself, as the sign-in page shows it when a person signs in to Poort's own pages
+    /// (the account page) rather than to a client: only a name, and no registration behind it.
+    pub fn own(name: &str) -> Self {
+        Self {
+            id: String::new(),
+            secret_hash: None,
+            secret_sealed: None,
+            secret_expires_at: 0,
+            source: ClientSource::Config,
+            metadata: ClientMetadata { client_name: Some(name.to_string()), ..ClientMetadata::default() },
+        }
     }
 }
 

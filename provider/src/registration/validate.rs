@@ -26,7 +26,8 @@ pub struct Policy<'a> {
 }
 
 /// Poort's own members, which only configuration and the CLI may set.
-const POORT_ONLY: &[&str] = &["first_party", "allow_plain_pkce", "required_roles", "required_permissions"];
+const POORT_ONLY: &[&str] =
+    &["first_party", "allow_plain_pkce", "required_roles", "required_permissions", "requires_terms"];
 
 /// Encryption is not offered: a client asking for it must hear so rather than get plain tokens.
 const ENCRYPTION_MEMBERS: &[&str] = &[
@@ -75,6 +76,7 @@ pub fn parse(request: &Map<String, Value>) -> Result<ClientMetadata, OAuthError>
             metadata.allow_plain_pkce = false;
             metadata.required_roles.clear();
             metadata.required_permissions.clear();
+            metadata.requires_terms = false;
             Ok(metadata)
         }
         Err(_) => {
@@ -404,10 +406,11 @@ mod tests {
     fn poort_only_members_are_dropped_and_unknown_ones_ignored() {
         let m = run(json!({
             "redirect_uris": ["https://rp.example/cb"], "first_party": true, "allow_plain_pkce": true,
+            "requires_terms": true,
             "client_name#nl": "x", "whatever": {"a": 1}, "logo_uri": null, "access_token_format": "opaque"
         }))
         .unwrap();
-        assert!(!m.first_party && !m.allow_plain_pkce);
+        assert!(!m.first_party && !m.allow_plain_pkce && !m.requires_terms);
         assert_eq!(m.access_token_format.as_deref(), Some("opaque"));
     }
 

@@ -1,6 +1,8 @@
 //! Integration tests of the provider: one test binary (link time matters), one module per
 //! feature. `support` holds what they share.
 
+mod account;
+mod accounts;
 mod authorize;
 mod bad_input;
 mod browser;
@@ -12,5 +14,6 @@ mod process;
 mod registration;
 mod revocation;
 mod support;
+mod terms;
 mod token;
 mod userinfo;

@@ -12,3 +12,4 @@ pub mod keys;
 pub mod one_time;
 pub mod replay;
 pub mod sessions;
+pub mod throttle;

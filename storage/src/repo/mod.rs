@@ -17,6 +17,7 @@ pub mod replay;
 pub mod roles;
 pub mod sessions;
 pub mod terms;
+pub mod throttle;
 pub mod users;
 
 pub use audit::{AuditEvent, AuditLog, AuditRecord};
@@ -34,6 +35,7 @@ pub use replay::ReplayGuard;
 pub use roles::{RoleRecord, Roles};
 pub use sessions::{NewSession, SessionRecord, Sessions};
 pub use terms::{Terms, TermsVersion};
+pub use throttle::{ThrottleCounters, ThrottleLimits, ThrottleState};
 pub use users::{NewUser, UserRecord, UserStatus, Users};
 
 use crate::StorageError;

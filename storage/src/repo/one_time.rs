@@ -4,8 +4,10 @@
 use crate::entity::one_time::one_time_token;
 use crate::repo::{begin_write, parse_stored, text_enum};
 use crate::{StorageError, now};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
+};
 
 text_enum! {
     /// What a one-time token lets its bearer do.
@@ -126,6 +128,16 @@ impl<'a> OneTimeTokens<'a> {
         })
     }
 
+    /// The token with this hash and purpose, in whatever state, without spending it (to show
+    /// the page a link opens before the form on it is sent).
+    pub async fn find(&self, token_hash: &str, purpose: OneTimePurpose) -> Result<Option<OneTimeTokenRecord>, StorageError> {
+        let row = one_time_token::Entity::find_by_id(token_hash.to_string())
+            .filter(one_time_token::Column::Purpose.eq(purpose.as_str()))
+            .one(self.db)
+            .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     /// The newest token of `purpose` for a user, in whatever state (to throttle re-sending).
     pub async fn latest_for_user(
         &self,
@@ -136,6 +148,8 @@ impl<'a> OneTimeTokens<'a> {
             .filter(one_time_token::Column::UserId.eq(user_id))
             .filter(one_time_token::Column::Purpose.eq(purpose.as_str()))
             .order_by_desc(one_time_token::Column::CreatedAt)
+            // Within one second, a newer token has spent the older ones: prefer an unspent one.
+            .order_by(Expr::col(one_time_token::Column::UsedAt).is_null(), Order::Desc)
             .order_by_desc(one_time_token::Column::ExpiresAt)
             .one(self.db)
             .await?;

@@ -19,4 +19,5 @@ mod replay;
 mod roles;
 mod sessions;
 mod terms;
+mod throttle;
 mod users;

@@ -8,6 +8,7 @@ contract!(
     redeem_spends_once_and_checks_purpose_and_expiry,
     concurrent_redemptions_have_one_winner,
     latest_and_invalidate_for_user,
+    find_reads_without_spending,
     purge_removes_only_expired_tokens,
 );
 
@@ -126,4 +127,22 @@ async fn purge_removes_only_expired_tokens(db: Db) {
     assert_eq!(tokens.redeem("expired", OneTimePurpose::Reset, t - 1).await.unwrap(), RedeemOutcome::NotFound);
     assert_eq!(tokens.redeem("live", OneTimePurpose::Reset, t).await.unwrap(), RedeemOutcome::Used, "used but unexpired stays");
     assert_eq!(tokens.purge_expired(t).await.unwrap(), 0);
+}
+
+async fn find_reads_without_spending(db: Db) {
+    let tokens = db.store.one_time_tokens();
+    let created = tokens.create(new_token("find-1", OneTimePurpose::Activation, "user-1")).await.unwrap();
+    assert_eq!(tokens.find("find-1", OneTimePurpose::Activation).await.unwrap(), Some(created.clone()));
+    assert_eq!(tokens.find("find-1", OneTimePurpose::Reset).await.unwrap(), None, "the purpose must match");
+    assert_eq!(tokens.find("nothing", OneTimePurpose::Activation).await.unwrap(), None);
+    assert!(matches!(tokens.redeem("find-1", OneTimePurpose::Activation, now()).await.unwrap(), RedeemOutcome::Redeemed(_)));
+    let spent = tokens.find("find-1", OneTimePurpose::Activation).await.unwrap().unwrap();
+    assert!(spent.used_at.is_some());
+    // A link replaced within the same second: the unspent replacement is the latest.
+    tokens.create(new_token("first", OneTimePurpose::Reset, "user-2")).await.unwrap();
+    tokens.invalidate_for_user("user-2", OneTimePurpose::Reset).await.unwrap();
+    tokens.create(new_token("second", OneTimePurpose::Reset, "user-2")).await.unwrap();
+    db.sql("UPDATE one_time_tokens SET created_at = 100, expires_at = 4000000000 WHERE user_id = 'user-2'").await;
+    let latest = tokens.latest_for_user("user-2", OneTimePurpose::Reset).await.unwrap().unwrap();
+    assert_eq!(latest.token_hash, "second");
 }
