@@ -447,6 +447,10 @@ pub struct StaticClient {
     /// Users must accept the terms of service (`poort terms publish`) before signing in.
     #[serde(default)]
     pub requires_terms: bool,
+    /// The scopes the client may have for itself (`client_credentials`), space-separated;
+    /// `poort.admin` lets it call the admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {

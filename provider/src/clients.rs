@@ -21,6 +21,7 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "required_roles": client.required_roles,
         "required_permissions": client.required_permissions,
         "requires_terms": client.requires_terms,
+        "scope": client.scope,
     })
 }
 
@@ -42,12 +43,20 @@ pub async fn sync_static_clients(store: &Store, settings: &Settings) -> Result<(
             })
             .await?;
     }
-    let keep: Vec<String> = settings.clients.iter().map(|c| c.client_id.clone()).collect();
-    let removed = store.clients().remove_config_clients_except(&keep).await?;
-    if removed > 0 {
-        tracing::info!(removed, "removed clients no longer in the configuration");
+    let keep: Vec<&str> = settings.clients.iter().map(|c| c.client_id.as_str()).collect();
+    for client in store.clients().list().await? {
+        if client.source == ClientSource::Config && !keep.contains(&client.client_id.as_str()) {
+            remove(store, &client.client_id).await?;
+            tracing::info!(client_id = %client.client_id, "removed a client that is no longer in the configuration");
+        }
     }
     Ok(())
+}
+
+/// Removes a client and revokes everything it was granted, so none of its tokens outlive it.
+pub async fn remove(store: &Store, client_id: &str) -> Result<bool, StorageError> {
+    store.grants().revoke_client_grants(client_id, poort_storage::now()).await?;
+    store.clients().delete(client_id).await
 }
 
 /// A new client secret: 256 random bits, returned once in clear and stored only hashed.

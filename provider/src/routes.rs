@@ -89,5 +89,6 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
     if settings.registration.enabled {
         endpoints.extend(registration::endpoints());
     }
+    endpoints.extend(crate::admin::endpoints());
     endpoints
 }

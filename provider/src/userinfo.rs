@@ -17,15 +17,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use poort_storage::now;
-use poort_storage::repo::{TokenKind, UserStatus};
+use poort_storage::repo::{GrantRecord, TokenKind, TokenRecord, UserStatus};
 use serde_json::{Value, json};
 
 /// Where the endpoint is served (under the issuer).
 pub const PATH: &str = "/userinfo";
 
-/// Why the endpoint does not answer with claims.
+/// Why the endpoint (or another bearer-protected one: the admin API) does not answer.
 #[derive(Debug)]
-enum Failure {
+pub enum Failure {
     /// No token at all: a bare challenge, without an error code (RFC 6750 §3.1).
     NoToken,
     /// `invalid_request`, `invalid_token`, `insufficient_scope` or `server_error`.
@@ -67,7 +67,7 @@ impl IntoResponse for Failure {
     }
 }
 
-fn invalid_token(description: &'static str) -> Failure {
+pub(crate) fn invalid_token(description: &'static str) -> Failure {
     Failure::Refused(OAuthError::new(ErrorCode::InvalidToken, description))
 }
 
@@ -96,15 +96,7 @@ async fn respond(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>) -> 
 async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Response, Failure> {
     let token = presented_token(headers, body)?;
     let at = now();
-    let record = access_token::find_presented(state, &token)
-        .await?
-        .ok_or_else(|| invalid_token("the access token is not valid"))?;
-    if record.kind != TokenKind::Access || !record.is_active(at) {
-        return Err(invalid_token("the access token has expired or was revoked"));
-    }
-    let grant = state.store.grants().get_grant(&record.grant_id).await?;
-    let grant =
-        grant.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_token("the access token was revoked"))?;
+    let (record, grant) = active_token(state, &token).await?;
     if !has_scope(&record.scope, "openid") {
         return Err(Failure::Refused(OAuthError::new(
             ErrorCode::InsufficientScope,
@@ -133,17 +125,35 @@ async fn userinfo(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>) ->
     }
 }
 
+/// The stored row and grant of a presented access token that is active: issued here, neither
+/// expired nor revoked, its grant not revoked either.
+pub(crate) async fn active_token(state: &AppState, token: &str) -> Result<(TokenRecord, GrantRecord), Failure> {
+    let record = access_token::find_presented(state, token)
+        .await?
+        .ok_or_else(|| invalid_token("the access token is not valid"))?;
+    if record.kind != TokenKind::Access || !record.is_active(now()) {
+        return Err(invalid_token("the access token has expired or was revoked"));
+    }
+    let grant = state.store.grants().get_grant(&record.grant_id).await?;
+    let grant =
+        grant.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_token("the access token was revoked"))?;
+    Ok((record, grant))
+}
+
+/// The bearer token of the `Authorization` header, if it has one.
+pub(crate) fn header_token(headers: &HeaderMap) -> Result<Option<String>, Failure> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => Ok(bearer(value.as_bytes())),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("only one Authorization header is allowed").into()),
+    }
+}
+
 /// The bearer token of the request: from the `Authorization` header, or from a form body's
 /// `access_token` on POST.
 fn presented_token(headers: &HeaderMap, body: Option<&[u8]>) -> Result<String, Failure> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let in_header = match (values.next(), values.next()) {
-        (None, _) => None,
-        (Some(value), None) => bearer(value.as_bytes()),
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("only one Authorization header is allowed").into());
-        }
-    };
+    let in_header = header_token(headers)?;
     let in_body = match body {
         Some(body) if is_form(headers) => FormParams::parse(body)?.get("access_token").map(str::to_string),
         _ => None,

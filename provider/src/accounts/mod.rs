@@ -6,6 +6,7 @@
 //!   `accounts.self_service_reset` off, a page that sends people to their administrator.
 //! - [`landing`]: where someone goes once their password is set.
 //! - [`throttle`]: failed sign-ins and mail requests, counted per account and per client address.
+//! - [`overview`]: an account as an administrator sees it (the CLI and the admin API).
 //!
 //! Both kinds of link carry a 256-bit random token that is stored only as its keyed hash, works
 //! once, expires, and replaces any older link of its kind ([`links`]). Tokens, links and
@@ -15,6 +16,7 @@ pub mod activation;
 pub mod landing;
 pub mod links;
 mod new_password;
+pub mod overview;
 pub mod reset;
 pub mod throttle;
 

@@ -10,6 +10,8 @@ use poort_config::{Settings, StaticClient};
 use poort_storage::repo::{ClientRecord, ClientSource, NewClient};
 use serde_json::{Value, json};
 
+// Parsed once per run: the size of `Add` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client. A confidential client gets a generated secret, shown once.
@@ -19,8 +21,8 @@ pub enum ClientCommand {
         client_id: Option<String>,
         #[arg(long)]
         name: Option<String>,
-        /// Repeat for several; matched exactly, query included.
-        #[arg(long = "redirect-uri", required = true)]
+        /// Repeat for several; matched exactly, query included. Needed for authorization_code.
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
@@ -43,6 +45,10 @@ pub enum ClientCommand {
         /// Users must accept the terms of service (`poort terms publish`) before signing in.
         #[arg(long)]
         requires_terms: bool,
+        /// The scopes it may have for itself with client_credentials, space-separated
+        /// (`poort.admin`: the admin API).
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -76,6 +82,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             required_roles,
             required_permissions,
             requires_terms,
+            scope,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -95,6 +102,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 required_roles,
                 required_permissions,
                 requires_terms,
+                scope,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;
@@ -163,7 +171,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                     "`{client_id}` comes from the configuration file: remove it there"
                 )));
             }
-            store.clients().delete(&client_id).await?;
+            crate::clients::remove(&store, &client_id).await?;
             println!("removed {client_id}");
             Ok(())
         }

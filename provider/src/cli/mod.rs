@@ -5,7 +5,7 @@
 
 mod clients;
 mod keys;
-mod output;
+pub(crate) mod output;
 mod roles;
 mod terms;
 mod users;

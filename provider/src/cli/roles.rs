@@ -41,10 +41,7 @@ pub async fn run(command: RoleCommand, settings: &Settings) -> Result<(), StartE
         RoleCommand::List { json } => {
             let roles = store.roles().list().await?;
             if json {
-                let rows: Vec<_> = roles
-                    .iter()
-                    .map(|r| json!({ "name": r.name, "description": r.description, "permissions": r.permissions }))
-                    .collect();
+                let rows: Vec<_> = roles.iter().map(crate::accounts::overview::describe_role).collect();
                 print_json(&json!(rows));
             } else {
                 let rows: Vec<Vec<String>> = roles

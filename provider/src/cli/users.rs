@@ -3,6 +3,7 @@
 use super::output::{optional_time, print_json, print_table, time};
 use crate::accounts::activation::{self, Invitation, InviteError, ResendError};
 use crate::accounts::links::{LinkError, LinkMailer};
+use crate::accounts::overview::{self, describe, sign_in_state};
 use crate::mail::Delivery;
 use crate::{StartError, password};
 use clap::Subcommand;
@@ -153,12 +154,10 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
         }
         UserCommand::Show { user, json } => {
             let user = find(&store, &user).await?;
-            let link = store.one_time_tokens().latest_for_user(&user.id, OneTimePurpose::Activation).await?;
             if json {
-                let mut shown = describe(&user);
-                shown["activation_link"] = activation_link(&user, link.as_ref());
-                print_json(&shown);
+                print_json(&overview::show(&store, &user).await?);
             } else {
+                let link = store.one_time_tokens().latest_for_user(&user.id, OneTimePurpose::Activation).await?;
                 println!("id:            {}", user.id);
                 println!("e-mail:        {}", user.email);
                 println!("user name:     {}", user.username.as_deref().unwrap_or("-"));
@@ -273,23 +272,6 @@ fn invitation_state(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> Str
     }
 }
 
-/// The same, for `--json`.
-fn activation_link(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> Value {
-    let now = poort_storage::now();
-    let state = match link {
-        None if user.activation_sent_at.is_some() => "expired",
-        None => "none",
-        Some(link) if link.used_at.is_some() => "used",
-        Some(link) if link.expires_at <= now => "expired",
-        Some(_) => "valid",
-    };
-    json!({
-        "state": state,
-        "sent_at": link.map(|l| time(l.created_at)).or(user.activation_sent_at.map(time)),
-        "expires_at": link.map(|l| time(l.expires_at)),
-    })
-}
-
 async fn set_status(store: &Store, user: &str, status: UserStatus) -> Result<(), StartError> {
     let user = find(store, user).await?;
     if status == UserStatus::Active && user.status == UserStatus::Invited {
@@ -302,45 +284,7 @@ async fn set_status(store: &Store, user: &str, status: UserStatus) -> Result<(),
 
 /// Finds a user by id, e-mail address or user name.
 async fn find(store: &Store, key: &str) -> Result<UserRecord, StartError> {
-    if let Some(user) = store.users().get(key).await? {
-        return Ok(user);
-    }
-    store.users().find_by_login(key).await?.ok_or_else(|| StartError::Usage(format!("no user `{key}`")))
-}
-
-/// Why a user can or cannot sign in, in words an administrator can act on.
-fn sign_in_state(user: &UserRecord) -> String {
-    let now = poort_storage::now();
-    match user.status {
-        UserStatus::Disabled => "no: the account is disabled".into(),
-        UserStatus::Invited => "no: the account is not activated yet".into(),
-        UserStatus::Active if user.locked_until.is_some_and(|t| t > now) => {
-            format!("no: locked after failed sign-ins until {}", optional_time(user.locked_until))
-        }
-        UserStatus::Active if user.auth_method != "password" => format!("yes, through {}", user.auth_method),
-        UserStatus::Active if user.password_hash.is_none() => "no: no password is set".into(),
-        UserStatus::Active => "yes, with a password".into(),
-    }
-}
-
-fn describe(user: &UserRecord) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "username": user.username,
-        "display_name": user.display_name,
-        "status": user.status.as_str(),
-        "auth_method": user.auth_method,
-        "has_password": user.password_hash.is_some(),
-        "roles": user.roles,
-        "claims": user.claims,
-        "created_at": time(user.created_at),
-        "activated_at": user.activated_at.map(time),
-        "activation_sent_at": user.activation_sent_at.map(time),
-        "locked_until": user.locked_until.map(time),
-        "sign_in": sign_in_state(user),
-    })
+    overview::find(store, key).await?.ok_or_else(|| StartError::Usage(format!("no user `{key}`")))
 }
 
 fn looks_like_email(text: &str) -> bool {

@@ -145,7 +145,7 @@ pub async fn delete(
 ) -> Result<Response, OAuthError> {
     let Path(client_id) = path.map_err(|_| invalid_token())?;
     let managed = access::open_client(&state, &headers, &client_id).await?;
-    state.store.clients().delete(&managed.client.id).await?;
+    crate::clients::remove(&state.store, &managed.client.id).await?;
     tracing::info!(client_id = %managed.client.id, "deleted a registered client");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

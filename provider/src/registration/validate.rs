@@ -109,6 +109,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("request_uris", check_request_uris),
     ("sector_identifier_uri", check_sector_uri_shape),
     ("values", check_values),
+    ("scope", check_scope),
 ];
 
 /// Runs every check, filling in the defaults the response then reports.
@@ -370,6 +371,14 @@ fn check_values(m: &mut ClientMetadata, _: &Policy) -> Result<(), OAuthError> {
     Ok(())
 }
 
+/// The admin API's scope is for clients an operator configures, never for self-registered ones.
+fn check_scope(m: &mut ClientMetadata, _: &Policy) -> Result<(), OAuthError> {
+    if m.scope.as_deref().is_some_and(|scope| scope.split(' ').any(|s| s == crate::admin::SCOPE)) {
+        return Err(invalid(format!("the scope {} is reserved for clients an operator configures", crate::admin::SCOPE)));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,5 +595,12 @@ mod tests {
         assert_eq!(with("access_token_format", json!("jwt")), "ok");
         assert_eq!(with("access_token_format", json!("paseto")), "invalid_client_metadata");
         assert_eq!(with("application_type", json!("desktop")), "invalid_client_metadata");
+    }
+
+    #[test]
+    fn the_admin_scope_cannot_be_registered() {
+        let uris = json!(["https://rp.example/cb"]);
+        assert_eq!(code_of(json!({ "redirect_uris": uris, "scope": "openid poort.admin" })), "invalid_client_metadata");
+        assert_eq!(code_of(json!({ "redirect_uris": uris, "scope": "openid poort.administer" })), "ok");
     }
 }

@@ -35,16 +35,16 @@ struct Fixture {
 
 /// A delivered mail, read back from the outbox.
 #[derive(Debug, Clone)]
-struct Mail {
-    to: String,
-    subject: String,
-    text: String,
-    html: String,
+pub(crate) struct Mail {
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
 }
 
 impl Mail {
     /// The path and query of the mail's link (on the issuer).
-    fn link(&self) -> String {
+    pub(crate) fn link(&self) -> String {
         let start = self.text.find(ISSUER).expect("a link on the issuer") + ISSUER.len();
         let end = self.text[start..].find(char::is_whitespace).map_or(self.text.len(), |i| start + i);
         self.text[start..end].to_string()
@@ -202,7 +202,7 @@ impl Fixture {
     }
 }
 
-fn read_outbox(dir: &Path) -> Vec<Mail> {
+pub(crate) fn read_outbox(dir: &Path) -> Vec<Mail> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)

@@ -3,9 +3,11 @@
 
 mod account;
 mod accounts;
+mod admin;
 mod authorize;
 mod bad_input;
 mod browser;
+mod client_removal;
 mod grant_fixture;
 mod keys;
 mod metadata;

@@ -11,6 +11,8 @@ pub mod user {
         pub email: String,
         pub email_verified: bool,
         pub username: Option<String>,
+        /// The user name case-folded (`migration::username_key`), unique.
+        pub username_key: Option<String>,
         pub display_name: Option<String>,
         pub claims: Json,
         pub status: String,

@@ -333,6 +333,26 @@ impl<'a> Grants<'a> {
         Ok(revoked)
     }
 
+    /// Revokes every live grant of a client (and so every token issued under them), for a client
+    /// that is being removed. Returns the revoked grant ids.
+    pub async fn revoke_client_grants(&self, client_id: &str, at: i64) -> Result<Vec<String>, StorageError> {
+        let ids: Vec<String> = grant::Entity::find()
+            .filter(grant::Column::ClientId.eq(client_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        let mut revoked = Vec::new();
+        for id in ids {
+            if self.revoke_grant(&id, at).await? {
+                revoked.push(id);
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Stores a code; `Conflict` if the hash exists (a collision of 256-bit values: a bug).
     pub async fn store_code(&self, new: NewAuthorizationCode) -> Result<AuthorizationCodeRecord, StorageError> {
         let row = authorization_code::ActiveModel {

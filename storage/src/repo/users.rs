@@ -122,6 +122,7 @@ impl<'a> Users<'a> {
             email: Set(email.clone()),
             email_verified: Set(new.email_verified),
             username: Set(new.username.clone()),
+            username_key: Set(new.username.as_deref().map(crate::migration::username_key)),
             display_name: Set(new.display_name),
             claims: Set(new.claims),
             status: Set(new.status.as_str().to_string()),
@@ -168,14 +169,8 @@ impl<'a> Users<'a> {
         if let Some(found) = self.find_by_email(login).await? {
             return Ok(Some(found));
         }
-        let mut rows = find_username(self.db, login).await?;
-        // `create` refuses names that differ only in case, but two racing creates on PostgreSQL
-        // can still store both: then take the exact spelling, and never guess between the others.
-        let row = if rows.len() == 1 {
-            rows.pop()
-        } else {
-            rows.into_iter().find(|r| r.username.as_deref() == Some(login))
-        };
+        // The case-folded key is unique, so there is at most one.
+        let row = find_username(self.db, login).await?.pop();
         self.with_roles(row).await
     }
 
@@ -342,11 +337,11 @@ async fn find_email<C: ConnectionTrait>(db: &C, normalized: &str) -> Result<Opti
     Ok(user::Entity::find().filter(user::Column::Email.eq(normalized)).one(db).await?)
 }
 
-/// Accounts whose user name equals `name` ignoring case. `LOWER` on both sides, so both engines
-/// agree on ASCII; SQLite's `LOWER` leaves other letters as they are.
+/// The account whose user name equals `name` ignoring case (through the unique, case-folded
+/// `username_key`, so there is at most one).
 async fn find_username<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<user::Model>, StorageError> {
-    let same = Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(Func::lower(Expr::val(name)));
-    Ok(user::Entity::find().filter(same).all(db).await?)
+    let key = crate::migration::username_key(name);
+    Ok(user::Entity::find().filter(user::Column::UsernameKey.eq(key)).all(db).await?)
 }
 
 /// The roles each of `ids` holds, sorted by name.

@@ -21,6 +21,7 @@ contract!(
     revoking_a_grant_revokes_everything_under_it,
     revoke_token_and_family,
     revoke_user_grants_by_client,
+    revoke_client_grants_for_every_user,
     extend_grant_only_while_live,
     purge_removes_only_expired_rows,
 );
@@ -377,6 +378,23 @@ async fn revoke_token_and_family(db: Db) {
     assert!(grants.find_token("f2").await.unwrap().unwrap().revoked_at.is_some());
     assert!(grants.find_token("other-family").await.unwrap().unwrap().is_active(now()));
     assert_eq!(grants.revoke_family("no-such-family").await.unwrap(), 0);
+}
+
+async fn revoke_client_grants_for_every_user(db: Db) {
+    let grants = db.store.grants();
+    let first = grants.create_grant(new_grant("leaving", "user-1")).await.unwrap();
+    let second = grants.create_grant(new_grant("leaving", "user-2")).await.unwrap();
+    let other = grants.create_grant(new_grant("staying", "user-1")).await.unwrap();
+    grants.store_token(token("t-leaving", TokenKind::Access, &first)).await.unwrap().unwrap();
+
+    let mut revoked = grants.revoke_client_grants("leaving", now()).await.unwrap();
+    revoked.sort();
+    let mut expected = vec![first.id.clone(), second.id.clone()];
+    expected.sort();
+    assert_eq!(revoked, expected);
+    assert!(!grants.find_token("t-leaving").await.unwrap().unwrap().is_active(now()));
+    assert!(grants.get_grant(&other.id).await.unwrap().unwrap().is_active(now()));
+    assert!(grants.revoke_client_grants("leaving", now()).await.unwrap().is_empty(), "nothing left to revoke");
 }
 
 async fn revoke_user_grants_by_client(db: Db) {

@@ -111,6 +111,17 @@ async fn taken_email_or_user_name_conflicts_and_changes_nothing(db: Db) {
     assert_eq!(all, vec![alice], "failed creates store nothing");
     assert!(users.find_by_email("other@example.com").await.unwrap().is_none());
 
+    // Case folding goes beyond ASCII, the same on both engines.
+    let angstrom = users
+        .create(NewUser { username: Some("Ångström".to_string()), ..new_user("angstrom@example.com") })
+        .await
+        .unwrap();
+    assert_conflict(
+        users.create(NewUser { username: Some("ÅNGSTRÖM".to_string()), ..new_user("other@example.com") }).await,
+        "user name ÅNGSTRÖM",
+    );
+    assert_eq!(users.find_by_login("ångström").await.unwrap().map(|u| u.id), Some(angstrom.id.clone()));
+
     // The e-mail address and user name are free for others once distinct.
     users.create(NewUser { username: Some("Alicia".to_string()), ..new_user("other@example.com") }).await.unwrap();
 }

@@ -1,0 +1,332 @@
+//! The admin API through the router in process: a token for a configured client with the
+//! `poort.admin` scope, fetched from `/token` with client_credentials, then every endpoint; the
+//! refusals (no token, garbage, a token without the scope, a revoked one, a user's token from the
+//! authorization-code flow); the invitation mail read from the outbox; conflicts, unknown users,
+//! malformed JSON (none of which changes anything); and dynamic registration, which cannot get
+//! the scope.
+
+use crate::accounts::read_outbox;
+use crate::grant_fixture::{CodeSpec, Op, Reply, SECRET};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use poort_config::{Settings, StaticClient};
+use serde_json::{Value, json};
+
+/// A client_credentials client from configuration.
+fn configured(id: &str, scope: &str) -> StaticClient {
+    let config = json!({
+        "client_id": id, "client_secret": SECRET, "redirect_uris": [],
+        "grant_types": ["client_credentials"], "scope": scope,
+    });
+    serde_json::from_value(config).unwrap()
+}
+
+/// A provider with the configured clients `admin` (scope `poort.admin`) and `reports` (scope
+/// `reports:read`), as `poort serve` writes them to the store at start.
+async fn op() -> Op {
+    let op = Op::new().await;
+    let clients = vec![configured("admin", "poort.admin"), configured("reports", "reports:read")];
+    let settings = Settings { clients, ..Settings::default() };
+    poort::clients::sync_static_clients(&op.state.store, &settings).await.unwrap();
+    op
+}
+
+async fn token(op: &Op, client: &str, scope: &str) -> String {
+    let reply =
+        op.post("/token", &[("grant_type", "client_credentials"), ("scope", scope)], Some((client, SECRET))).await;
+    reply.tokens()["access_token"].as_str().unwrap().to_string()
+}
+
+async fn call(op: &Op, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    op.send(request.body(body).unwrap()).await
+}
+
+#[track_caller]
+fn ok(reply: &Reply, status: StatusCode) -> Value {
+    assert_eq!(reply.status, status, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"));
+    reply.json()
+}
+
+async fn audit_kinds(op: &Op) -> Vec<(String, Option<String>)> {
+    let events = op.state.store.audit().list(None, 1000).await.unwrap();
+    events.into_iter().filter(|e| e.kind.starts_with("admin.")).map(|e| (e.kind, e.client_id)).collect()
+}
+
+#[tokio::test]
+async fn admin_users_invite_show_disable_enable_roles_and_resend() {
+    let op = op().await;
+    let at = token(&op, "admin", "poort.admin").await;
+    let t = Some(at.as_str());
+
+    let invite = json!({
+        "email": "ann@example.com", "username": "ann", "name": "Ann Admin", "roles": ["staff"],
+        "claims": { "locale": "en" },
+    });
+    let created = ok(&call(&op, Method::POST, "/admin/users", t, Some(&invite.to_string())).await, StatusCode::CREATED);
+    assert_eq!(created["status"], "invited");
+    assert_eq!(created["roles"], json!(["staff"]));
+    assert_eq!(created["activation_mail"]["sent"], true);
+    assert_eq!(created["activation_link"]["state"], "valid");
+    assert_eq!(created["sign_in"], "no: the account is not activated yet");
+    let id = created["id"].as_str().unwrap().to_string();
+    let mails = read_outbox(&op.state.settings.outbox_dir());
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, "ann@example.com");
+    let first_link = mails[0].link();
+    assert!(first_link.starts_with("/activate?token="), "{first_link}");
+
+    // The same JSON as `poort user show --json`, by id, e-mail address or user name.
+    let shown = ok(&call(&op, Method::GET, &format!("/admin/users/{id}"), t, None).await, StatusCode::OK);
+    let state = op.state.store.users().get(&id).await.unwrap().unwrap();
+    let mut expected = poort::accounts::overview::show(&op.state.store, &state).await.unwrap();
+    expected["activation_link"] = shown["activation_link"].clone();
+    assert_eq!(shown, expected);
+    for key in ["ann@example.com", "ann"] {
+        let by_login = ok(&call(&op, Method::GET, &format!("/admin/users/{key}"), t, None).await, StatusCode::OK);
+        assert_eq!(by_login["id"], id.as_str());
+    }
+
+    let list = ok(&call(&op, Method::GET, "/admin/users?offset=0&limit=10", t, None).await, StatusCode::OK);
+    let emails: Vec<_> = list.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert!(emails.contains(&"ann@example.com") && emails.contains(&"alice@example.com"), "{emails:?}");
+    let page = ok(&call(&op, Method::GET, "/admin/users?offset=1&limit=1", t, None).await, StatusCode::OK);
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    call(&op, Method::GET, "/admin/users?limit=0", t, None)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    call(&op, Method::GET, "/admin/users?limit=x", t, None)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+
+    // Resend: a new link, the old one stops working.
+    let resent = call(&op, Method::POST, &format!("/admin/users/{id}/resend-activation"), t, None).await;
+    assert_eq!(ok(&resent, StatusCode::OK)["activation_mail"]["sent"], true);
+    let mails = read_outbox(&op.state.settings.outbox_dir());
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().any(|m| m.link() != first_link), "a fresh link was mailed");
+
+    // An invited account cannot be enabled; it can be disabled, and that says why.
+    let enable = call(&op, Method::POST, &format!("/admin/users/{id}/enable"), t, None).await;
+    assert_eq!((enable.status, enable.json()["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let alice = op.user_id.clone();
+    let disabled =
+        ok(&call(&op, Method::POST, &format!("/admin/users/{alice}/disable"), t, None).await, StatusCode::OK);
+    assert_eq!(
+        (disabled["status"].as_str(), disabled["sign_in"].as_str()),
+        (Some("disabled"), Some("no: the account is disabled"))
+    );
+    let enabled = ok(&call(&op, Method::POST, "/admin/users/alice/enable", t, None).await, StatusCode::OK);
+    assert_eq!(enabled["status"], "active");
+    let resend_active = call(&op, Method::POST, "/admin/users/alice/resend-activation", t, None).await;
+    assert_eq!(resend_active.status, StatusCode::CONFLICT);
+
+    // Roles are replaced, and cleared with [].
+    let body = json!({ "roles": ["auditor", "user level 0"] }).to_string();
+    let set = ok(&call(&op, Method::PUT, &format!("/admin/users/{id}/roles"), t, Some(&body)).await, StatusCode::OK);
+    assert_eq!(set["roles"], json!(["auditor", "user level 0"]));
+    let set = call(&op, Method::PUT, &format!("/admin/users/{id}/roles"), t, Some(r#"{"roles":[]}"#)).await;
+    assert_eq!(ok(&set, StatusCode::OK)["roles"], json!([]));
+
+    let kinds: Vec<String> = audit_kinds(&op)
+        .await
+        .into_iter()
+        .map(|(kind, client)| {
+            assert_eq!(client.as_deref(), Some("admin"), "{kind} names the acting client");
+            kind
+        })
+        .collect();
+    for kind in [
+        "admin.user_invited",
+        "admin.activation_resent",
+        "admin.user_disabled",
+        "admin.user_enabled",
+        "admin.user_roles_set",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    // Refused changes are not recorded.
+    assert_eq!(kinds.iter().filter(|k| *k == "admin.activation_resent").count(), 1);
+}
+
+#[tokio::test]
+async fn admin_refuses_bad_input_without_changing_anything() {
+    let op = op().await;
+    let at = token(&op, "admin", "poort.admin").await;
+    let t = Some(at.as_str());
+    let users_before = op.state.store.users().list(0, 100).await.unwrap().len();
+
+    let taken = json!({ "email": "ALICE@example.com" }).to_string();
+    let reply = call(&op, Method::POST, "/admin/users", t, Some(&taken)).await;
+    assert_eq!(
+        (reply.status, reply.json()["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{:?}",
+        reply.json()
+    );
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("e-mail address"));
+    let taken_name = json!({ "email": "new@example.com", "username": "alice" }).to_string();
+    assert_eq!(call(&op, Method::POST, "/admin/users", t, Some(&taken_name)).await.status, StatusCode::CONFLICT);
+
+    for body in [
+        "{not json",
+        "[]",
+        r#"{"username":"x"}"#,
+        r#"{"email":"not-an-address"}"#,
+        r#"{"email":"b@example.com","colour":"blue"}"#,
+        r#"{"email":"b@example.com","client":"nope"}"#,
+        r#"{"email":"b@example.com","roles":[" "]}"#,
+        r#"{"email":"b@example.com","username":""}"#,
+    ] {
+        let reply = call(&op, Method::POST, "/admin/users", t, Some(body)).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+        assert!(!reply.json()["error_description"].as_str().unwrap().is_empty(), "{body}");
+    }
+    let no_type = Request::post("/admin/users").header(header::AUTHORIZATION, format!("Bearer {at}"));
+    let reply = op.send(no_type.body(Body::from(r#"{"email":"b@example.com"}"#)).unwrap()).await;
+    reply.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let reply = call(&op, Method::PUT, "/admin/users/alice/roles", t, Some(r#"{"roles":"staff"}"#)).await;
+    reply.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+
+    for (method, path) in [
+        (Method::GET, "/admin/users/nobody@example.com"),
+        (Method::POST, "/admin/users/nobody/disable"),
+        (Method::POST, "/admin/users/nobody/enable"),
+        (Method::POST, "/admin/users/nobody/resend-activation"),
+        (Method::DELETE, "/admin/roles/nothing"),
+    ] {
+        let reply = call(&op, method.clone(), path, t, None).await;
+        assert_eq!(
+            (reply.status, reply.json()["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{method} {path}"
+        );
+    }
+    let reply = call(&op, Method::PUT, "/admin/users/nobody/roles", t, Some(r#"{"roles":[]}"#)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(op.state.store.users().list(0, 100).await.unwrap().len(), users_before);
+    let alice = op.state.store.users().get(&op.user_id).await.unwrap().unwrap();
+    assert!(alice.roles.is_empty());
+    assert!(read_outbox(&op.state.settings.outbox_dir()).is_empty());
+    assert!(audit_kinds(&op).await.is_empty(), "nothing changed, nothing recorded");
+}
+
+#[tokio::test]
+async fn admin_roles_set_list_and_remove() {
+    let op = op().await;
+    let at = token(&op, "admin", "poort.admin").await;
+    let t = Some(at.as_str());
+    let body = json!({ "description": "Settings", "permissions": ["settings.login"] }).to_string();
+    let created =
+        ok(&call(&op, Method::PUT, "/admin/roles/user%20level%200", t, Some(&body)).await, StatusCode::CREATED);
+    assert_eq!(
+        created,
+        json!({ "name": "user level 0", "description": "Settings", "permissions": ["settings.login"] })
+    );
+    let body = json!({ "permissions": ["settings.login", "settings.write"] }).to_string();
+    let replaced = ok(&call(&op, Method::PUT, "/admin/roles/user%20level%200", t, Some(&body)).await, StatusCode::OK);
+    assert_eq!(replaced["permissions"], json!(["settings.login", "settings.write"]));
+    let list = ok(&call(&op, Method::GET, "/admin/roles", t, None).await, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "user level 0");
+    let bad = call(&op, Method::PUT, "/admin/roles/x", t, Some(r#"{"permissions":[""]}"#)).await;
+    bad.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let bad = call(&op, Method::PUT, "/admin/roles/%20", t, Some("{}")).await;
+    bad.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+
+    let removed = call(&op, Method::DELETE, "/admin/roles/user%20level%200", t, None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(ok(&call(&op, Method::GET, "/admin/roles", t, None).await, StatusCode::OK), json!([]));
+    let kinds: Vec<_> = audit_kinds(&op).await.into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "admin.role_set").count(), 2, "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "admin.role_removed"));
+}
+
+#[tokio::test]
+async fn admin_refuses_callers_without_an_active_admin_token() {
+    let op = op().await;
+    let challenge = |reply: &Reply| reply.header(header::WWW_AUTHENTICATE).map(str::to_string).unwrap_or_default();
+
+    let reply = call(&op, Method::GET, "/admin/users", None, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(challenge(&reply).starts_with("Bearer"), "{}", challenge(&reply));
+    // Refused before the body is looked at.
+    let reply = call(&op, Method::POST, "/admin/users", None, Some("{not json")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    for garbage in ["garbage", "a.b.c", &"A".repeat(43)] {
+        let reply = call(&op, Method::GET, "/admin/users", Some(garbage), None).await;
+        reply.assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
+        assert!(challenge(&reply).contains("error=\"invalid_token\""), "{}", challenge(&reply));
+    }
+
+    // A client without the scope can neither get it nor use its own token here.
+    let denied = op
+        .post("/token", &[("grant_type", "client_credentials"), ("scope", "poort.admin")], Some(("reports", SECRET)))
+        .await;
+    denied.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    let reports = token(&op, "reports", "reports:read").await;
+    let reply = call(&op, Method::GET, "/admin/users", Some(&reports), None).await;
+    reply.assert_error(StatusCode::FORBIDDEN, "insufficient_scope");
+    assert!(challenge(&reply).contains("insufficient_scope"));
+    // The admin client asking for nothing in particular gets (and may use) all it may have.
+    let all = op.post("/token", &[("grant_type", "client_credentials")], Some(("admin", SECRET))).await.tokens();
+    assert_eq!(all["scope"], "poort.admin");
+
+    // A user's token from the authorization-code flow does not carry the scope.
+    op.client("rp", json!({ "token_endpoint_auth_method": "client_secret_basic" })).await;
+    let spec = CodeSpec { scope: "openid profile", ..CodeSpec::default() };
+    let code = op.code("rp", spec).await;
+    let user_token = op.redeem("rp", &code).await.tokens()["access_token"].as_str().unwrap().to_string();
+    let reply = call(&op, Method::GET, "/admin/users", Some(&user_token), None).await;
+    reply.assert_error(StatusCode::FORBIDDEN, "insufficient_scope");
+
+    // A revoked admin token stops working at once.
+    let at = token(&op, "admin", "poort.admin").await;
+    assert_eq!(call(&op, Method::GET, "/admin/roles", Some(&at), None).await.status, StatusCode::OK);
+    let revoked = op.post("/revoke", &[("token", &at)], Some(("admin", SECRET))).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let reply = call(&op, Method::GET, "/admin/roles", Some(&at), None).await;
+    reply.assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    let reply = call(&op, Method::PUT, "/admin/roles/x", Some(&at), Some("{}")).await;
+    reply.assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert!(op.state.store.roles().list().await.unwrap().is_empty(), "a refused request changes nothing");
+
+    // Taking the scope from the client's configuration ends its admin tokens.
+    let at = token(&op, "admin", "poort.admin").await;
+    let settings = Settings { clients: vec![configured("admin", "reports:read")], ..Settings::default() };
+    poort::clients::sync_static_clients(&op.state.store, &settings).await.unwrap();
+    let reply = call(&op, Method::GET, "/admin/roles", Some(&at), None).await;
+    reply.assert_error(StatusCode::FORBIDDEN, "insufficient_scope");
+}
+
+#[tokio::test]
+async fn admin_scope_cannot_be_had_through_dynamic_registration_nor_is_it_advertised() {
+    let op = op().await;
+    let request = json!({
+        "redirect_uris": ["https://rp.example/cb"],
+        "grant_types": ["authorization_code", "client_credentials"],
+        "scope": "openid poort.admin",
+    });
+    let register = Request::post("/register").header(header::CONTENT_TYPE, "application/json");
+    let reply = op.send(register.body(Body::from(request.to_string())).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.json()["error"], "invalid_client_metadata");
+
+    let discovery = op.send(Request::get("/.well-known/openid-configuration").body(Body::empty()).unwrap()).await;
+    let document = discovery.json();
+    assert!(!document["scopes_supported"].as_array().unwrap().contains(&json!("poort.admin")));
+    assert!(!document.to_string().contains("/admin"), "the admin API is not advertised");
+}
