@@ -32,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint("/admin/users/{user}/disable", post(users::disable)),
         endpoint("/admin/users/{user}/enable", post(users::enable)),
         endpoint("/admin/users/{user}/roles", put(users::set_roles)),
+        endpoint("/admin/users/{user}/password", put(users::set_password)),
         endpoint("/admin/users/{user}/resend-activation", post(users::resend_activation)),
         endpoint("/admin/roles", get(roles::list)),
         endpoint("/admin/roles/{name}", put(roles::set).delete(roles::remove)),

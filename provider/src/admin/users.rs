@@ -179,6 +179,47 @@ pub async fn set_roles(
     shown(&state, &user.id).await
 }
 
+/// The new password of `PUT /admin/users/{user}/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+/// `PUT /admin/users/{user}/password`: sets a password user's password (the full policy applies;
+/// an invited account becomes active). Every session of the user ends and their grants are
+/// revoked, as after a reset: whoever knew the old password is out.
+pub async fn set_password(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: Result<Json<NewPassword>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    let user = find(&state, &key).await?;
+    let Json(NewPassword { password }) = body?;
+    if user.auth_method != crate::accounts::PASSWORD_METHOD {
+        return Err(AdminError::Conflict(format!("{} signs in through {}, not with a password", user.email, user.auth_method)));
+    }
+    if let Err(rejection) = state.password_policy.check(&password, &crate::password_policy::Person::of(&user)) {
+        return Err(AdminError::bad_request(format!("the password is refused: {}", rejection.key())));
+    }
+    let hash = state
+        .passwords
+        .hash(password)
+        .await
+        .ok_or_else(|| AdminError::Server(crate::oauth::OAuthError::server_error("password hashing failed")))?;
+    let at = poort_storage::now();
+    state.store.users().set_password_hash(&user.id, Some(hash)).await?;
+    if user.status == UserStatus::Invited {
+        state.store.users().set_status(&user.id, UserStatus::Active).await?;
+    }
+    let ended = state.store.sessions().end_all_for_user(&user.id, at, None).await?;
+    let revoked = state.store.grants().revoke_user_grants(&user.id, None, at).await?;
+    audit(&state, &admin, "admin.password_set", &user, json!({ "sessions_ended": ended.len(), "grants_revoked": revoked.len() }))
+        .await;
+    shown(&state, &user.id).await
+}
+
 /// `POST /admin/users/{user}/resend-activation`: a new activation link for an invited account
 /// (409 for any other); older links stop working.
 pub async fn resend_activation(

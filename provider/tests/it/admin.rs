@@ -330,3 +330,24 @@ async fn admin_scope_cannot_be_had_through_dynamic_registration_nor_is_it_advert
     assert!(!document["scopes_supported"].as_array().unwrap().contains(&json!("poort.admin")));
     assert!(!document.to_string().contains("/admin"), "the admin API is not advertised");
 }
+
+#[tokio::test]
+async fn admin_sets_a_password_under_the_policy_and_ends_the_users_sessions() {
+    let op = op().await;
+    let admin = token(&op, "admin", "poort.admin").await;
+    let path = "/admin/users/alice@example.com/password";
+    let weak = call(&op, Method::PUT, path, Some(&admin), Some(r#"{"password":"password123"}"#)).await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&weak.body));
+    assert!(op.state.store.users().find_by_login("alice").await.unwrap().unwrap().password_hash.is_none(), "a refused password changes nothing");
+    assert_eq!(call(&op, Method::PUT, "/admin/users/nobody/password", Some(&admin), Some(r#"{"password":"x"}"#)).await.status, StatusCode::NOT_FOUND);
+
+    let strong = "copper kettle wanders north at dusk";
+    let set = call(&op, Method::PUT, path, Some(&admin), Some(&format!(r#"{{"password":"{strong}"}}"#))).await;
+    let shown = ok(&set, StatusCode::OK);
+    assert_eq!(shown["has_password"], true);
+    let alice = op.state.store.users().find_by_login("alice").await.unwrap().unwrap();
+    assert!(poort::password::verify(strong, alice.password_hash.as_deref().unwrap()));
+    assert!(op.state.store.sessions().get(&op.session_id).await.unwrap().unwrap().ended_at.is_some(), "her sessions end");
+    assert!(!String::from_utf8_lossy(&set.body).contains(strong));
+    assert!(audit_kinds(&op).await.iter().any(|(kind, client)| kind == "admin.password_set" && client.as_deref() == Some("admin")));
+}
