@@ -53,7 +53,7 @@ const forms = (html) =>
 
 // A user agent: follows redirects itself, keeps cookies, fills the login form and allows
 // consent, until a Location points at the redirect URI; returns that URL.
-async function browse(start) {
+export async function browse(start) {
   const jar = new Map();
   const callback = new URL(REDIRECT_URI);
   const isCallback = (url) => url.origin === callback.origin && url.pathname === callback.pathname;
@@ -166,7 +166,10 @@ async function main() {
   console.log(JSON.stringify(result));
 }
 
-main().catch((error) => {
-  console.log(JSON.stringify({ ok: false, error: String(error), code: error?.code, cause: error?.cause ? String(error.cause) : undefined }));
-  process.exit(1);
-});
+// Run only as the script itself (implicit-hybrid.mjs imports `browse`).
+if (import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.log(JSON.stringify({ ok: false, error: String(error), code: error?.code, cause: error?.cause ? String(error.cause) : undefined }));
+    process.exit(1);
+  });
+}

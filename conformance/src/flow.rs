@@ -120,6 +120,7 @@ impl AuthRequest {
 /// A successful authorization response.
 #[derive(Clone, Debug)]
 pub struct AuthResponse {
+    /// Empty for response types without `code`.
     pub code: String,
     pub params: Map<String, Value>,
     pub callback: Callback,
@@ -178,7 +179,7 @@ impl Ctx {
         AuthRequest {
             client: client.clone(),
             redirect_uri: self.cfg().redirect_uri.clone(),
-            response_type: Some("code".into()),
+            response_type: Some(self.cfg().response_type.clone()),
             scope: Some("openid".into()),
             state: Some(random::alphanumeric(10)),
             nonce: Some(random::alphanumeric(10)),
@@ -239,7 +240,9 @@ impl Ctx {
             .await
     }
 
-    /// The checks on an authorization response that must carry a code; returns the code.
+    /// The checks on a successful authorization response: a code when the response type has
+    /// `code`, an access token and token type with `token`, an ID token with `id_token`; the
+    /// query for `code` alone, the fragment otherwise (unless form_post).
     pub fn expect_code(&mut self, request: &AuthRequest, landing: &Landing) -> Step<AuthResponse> {
         let callback = match &landing.end {
             End::Callback(callback) => callback.clone(),
@@ -272,11 +275,17 @@ impl Ctx {
                 callback.mode
             ));
         }
+        let words = response_words(request);
+        let front_tokens = words.iter().any(|w| *w == "token" || *w == "id_token");
         match &callback.mode {
+            ResponseMode::Query if front_tokens => {
+                self.log.fail("the authorization response is in the query; response types with tokens answer in the fragment");
+            }
             ResponseMode::Query => {}
-            ResponseMode::Fragment => {
+            ResponseMode::Fragment if !front_tokens => {
                 self.log.fail("the authorization response is in the fragment; response_type=code answers in the query");
             }
+            ResponseMode::Fragment => {}
             ResponseMode::FormPost { method, enctype } => {
                 self.log.check(
                     method == "post",
@@ -336,11 +345,29 @@ impl Ctx {
             .get("code")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let code = code.ok_or_else(|| {
-            Abort::Stop(format!(
-                "the authorization response has no code: {params:?}"
-            ))
-        })?;
+        let code = match code {
+            Some(code) => code,
+            None if !words.contains(&"code") => String::new(),
+            None => {
+                return Err(Abort::Stop(format!(
+                    "the authorization response has no code: {params:?}"
+                )));
+            }
+        };
+        if words.contains(&"token") {
+            for name in ["access_token", "token_type"] {
+                if params.get(name).and_then(Value::as_str).is_none_or(str::is_empty) {
+                    return Err(Abort::Stop(format!(
+                        "the authorization response has no {name} although the response type has token"
+                    )));
+                }
+            }
+        }
+        if words.contains(&"id_token") && params.get("id_token").and_then(Value::as_str).is_none() {
+            return Err(Abort::Stop(
+                "the authorization response has no id_token although the response type has id_token".into(),
+            ));
+        }
         self.check_redirect_query_kept(&request.redirect_uri, &callback);
         Ok(AuthResponse {
             code,
@@ -610,16 +637,82 @@ impl Ctx {
     ) -> Step<Flow> {
         let landing = self.authorize(request).await?;
         let auth = self.expect_code(request, &landing)?;
-        let tokens = self.exchange(request, &auth.code).await?;
+        let tokens = self.finish(request, &auth).await?;
         let userinfo = match userinfo {
-            Some(call) => self.userinfo(call, &tokens).await?,
-            None => None,
+            // response_type=id_token has no access token to call userinfo with.
+            Some(call) if !tokens.access_token.is_empty() => self.userinfo(call, &tokens).await?,
+            _ => None,
         };
         Ok(Flow {
             landing,
             auth,
             tokens,
             userinfo,
+        })
+    }
+
+    /// After a successful authorization response: the checks on the authorization endpoint's ID
+    /// token (`at_hash` required with `token`, `c_hash` with `code`), then the code exchange when
+    /// there is a code (the same `sub` in both ID tokens), or else the tokens of the response
+    /// itself.
+    pub async fn finish(&mut self, request: &AuthRequest, auth: &AuthResponse) -> Step<Tokens> {
+        let text = |name: &str| auth.params.get(name).and_then(Value::as_str).map(str::to_string);
+        let front_access = text("access_token");
+        let front_id = match text("id_token") {
+            Some(id_token) => {
+                let op = self.op();
+                let rules = IdTokenRules {
+                    issuer: &op.issuer,
+                    client_id: &request.client.id,
+                    nonce: request.nonce.as_deref(),
+                    ignore_nonce: false,
+                    requested_acrs: None,
+                    keys: &op.keys,
+                };
+                let jwt = checks::check_id_token(&mut self.log, &id_token, &rules)?;
+                let code = (!auth.code.is_empty()).then_some(auth.code.as_str());
+                checks::check_half_hash(&mut self.log, &jwt, "at_hash", front_access.as_deref(), front_access.is_some());
+                checks::check_half_hash(&mut self.log, &jwt, "c_hash", code, code.is_some());
+                Some(jwt)
+            }
+            None => None,
+        };
+        if !auth.code.is_empty() {
+            let tokens = self.exchange(request, &auth.code).await?;
+            if let (Some(front), Some(back)) = (&front_id, &tokens.id_token) {
+                let (a, b) = (front.claims.get("sub"), back.claims.get("sub"));
+                self.log.check(
+                    a == b,
+                    Severity::Failure,
+                    format!("the sub of the authorization endpoint's id_token ({a:?}) differs from the token endpoint's ({b:?})"),
+                );
+            }
+            return Ok(tokens);
+        }
+        if let Some(expires_in) = auth.params.get("expires_in") {
+            let ok = expires_in
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .is_some_and(|n| (1.0..=31_536_000.0).contains(&n));
+            self.log.check(
+                ok,
+                Severity::Failure,
+                format!("expires_in {expires_in} is not a number from 1 to 31536000"),
+            );
+        }
+        Ok(Tokens {
+            // No token endpoint was called: the callback stands in for its response.
+            response: Response {
+                status: 200,
+                url: auth.callback.url.clone(),
+                headers: Default::default(),
+                body: String::new(),
+            },
+            body: auth.params.clone(),
+            access_token: front_access.unwrap_or_default(),
+            token_type: text("token_type").unwrap_or_default(),
+            refresh_token: None,
+            id_token: front_id,
         })
     }
 
@@ -711,4 +804,15 @@ impl Ctx {
             }
         }
     }
+}
+
+/// The words of the request's response type (`code` when it sent none).
+fn response_words(request: &AuthRequest) -> Vec<&str> {
+    request
+        .response_type
+        .as_deref()
+        .unwrap_or("code")
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect()
 }

@@ -94,6 +94,9 @@ pub struct Config {
     /// Add `response_mode=form_post` to every authorization request (the suite's "Form Post
     /// OP" plans run the Basic list this way).
     pub form_post: bool,
+    /// The response type of every authorization request (the Implicit and Hybrid plans run
+    /// their lists once per response type).
+    pub response_type: String,
     /// The initial access token for registration, when the OP requires one.
     pub registration_token: Option<String>,
     /// `login_hint` (default `buffy@<issuer host>`).
@@ -135,6 +138,7 @@ impl Config {
             },
             dynamic: false,
             form_post: false,
+            response_type: "code".into(),
             registration_token: None,
             login_hint: None,
             ui_locales: "se".into(),
@@ -236,7 +240,7 @@ impl Runner {
     /// The modules of `plan` that apply to this configuration (the dynamic-only ones only with
     /// dynamic registration), in the plan's order.
     pub fn plan(&self, plan: Plan) -> Vec<&'static ModuleDef> {
-        modules::plan(plan, self.shared.cfg.dynamic)
+        modules::plans::plan_for(plan, &self.shared.cfg.response_type, self.shared.cfg.dynamic)
     }
 
     /// Runs `plan`'s modules.

@@ -48,7 +48,7 @@ struct Args {
     username_field: String,
     #[arg(long, default_value = "password")]
     password_field: String,
-    /// basic, config or all.
+    /// basic, config, rp-logout or all.
     #[arg(long, default_value = "all")]
     plan: Plan,
     /// Run only these modules (suite names; repeatable).
@@ -60,6 +60,11 @@ struct Args {
     /// Add response_mode=form_post to every authorization request (the Form Post plans).
     #[arg(long)]
     form_post: bool,
+    /// The response type of every authorization request: code, or for the implicit plan
+    /// "id_token" / "id_token token", for the hybrid plan "code id_token", "code token" or
+    /// "code id_token token".
+    #[arg(long, default_value = "code")]
+    response_type: String,
     /// Initial access token for dynamic registration.
     #[arg(long)]
     registration_token: Option<String>,
@@ -128,6 +133,7 @@ async fn main() -> ExitCode {
     };
     cfg.dynamic = args.dynamic;
     cfg.form_post = args.form_post;
+    cfg.response_type = args.response_type;
     cfg.registration_token = args.registration_token;
     cfg.login_hint = args.login_hint;
     cfg.ui_locales = args.ui_locales;

@@ -84,12 +84,21 @@ impl Ctx {
             Abort::Stop("dynamic registration needs a registration_endpoint in discovery".into())
         })?;
         let (_, public) = self.shared.client_key().await?;
+        // The suite registers the grants its response type needs.
+        let response_type = self.cfg().response_type.clone();
+        let mut grant_types = Vec::new();
+        if response_type.split(' ').any(|w| w == "code") {
+            grant_types.push("authorization_code");
+        }
+        if response_type.split(' ').any(|w| w == "token" || w == "id_token") {
+            grant_types.push("implicit");
+        }
         let mut body = json!({
             "client_name": format!("poort-conformance {}", self.module),
-            "grant_types": ["authorization_code"],
+            "grant_types": grant_types,
             "jwks": { "keys": [public.as_ref()] },
             "token_endpoint_auth_method": auth.as_str(),
-            "response_types": ["code"],
+            "response_types": [response_type],
             "redirect_uris": [self.cfg().redirect_uri],
             "contacts": ["certification@oidf.org"],
         });

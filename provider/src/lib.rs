@@ -15,6 +15,7 @@ pub mod health;
 pub mod introspection;
 pub mod jwks;
 pub mod keys;
+pub mod logout;
 pub mod mail;
 pub mod oauth;
 pub mod password;

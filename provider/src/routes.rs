@@ -60,7 +60,12 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
             advertised_as: None,
             handler: get(crate::account::password::show).post(crate::account::password::change),
         },
-        Endpoint { path: "/logout", advertised_as: None, handler: post(crate::account::logout::logout) },
+        Endpoint { path: crate::logout::ACCOUNT_LOGOUT_PATH, advertised_as: None, handler: post(crate::logout::account_logout) },
+        Endpoint {
+            path: crate::logout::END_SESSION_PATH,
+            advertised_as: Some("end_session_endpoint"),
+            handler: get(crate::logout::end_session_get).post(crate::logout::end_session_post),
+        },
         Endpoint {
             path: crate::accounts::activation::PATH,
             advertised_as: None,

@@ -1,5 +1,6 @@
 //! Black-box conformance: the real `poort serve` on loopback over TLS (an rcgen certificate for
-//! 127.0.0.1), the OpenID Foundation's Config and Basic plans run by `poort-conformance` (one
+//! 127.0.0.1), the OpenID Foundation's Config, Basic and RP-Initiated Logout plans run by
+//! `poort-conformance` (one
 //! verdict per module, with static clients and with dynamic registration), and `openid-client`
 //! v6 from npm as a real relying party.
 //!
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The redirect URI of every test client: shaped like the suite's, never contacted.
 const REDIRECT_URI: &str = "https://127.0.0.1:8443/test/a/poort/callback";
+/// The suite's `B/post_logout_redirect`, beside the redirect URI; registered for every client.
+const POST_LOGOUT_REDIRECT_URI: &str = "https://127.0.0.1:8443/test/a/poort/post_logout_redirect";
 const USERNAME: &str = "conformance";
 const EMAIL: &str = "conformance@example.com";
 const PASSWORD: &str = "a long conformance password";
@@ -64,8 +67,8 @@ fn poort() -> Command {
 fn client_block(id: &str, secret: &str, auth_method: &str) -> String {
     format!(
         "[[clients]]\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\nclient_name = \"Conformance {id}\"\n\
-         redirect_uris = [\"{REDIRECT_URI}\"]\ngrant_types = [\"authorization_code\", \"refresh_token\"]\n\
-         response_types = [\"code\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n\n"
+         redirect_uris = [\"{REDIRECT_URI}\"]\npost_logout_redirect_uris = [\"{POST_LOGOUT_REDIRECT_URI}\"]\ngrant_types = [\"authorization_code\", \"implicit\", \"refresh_token\"]\n\
+         response_types = [\"code\", \"id_token\", \"id_token token\", \"code id_token\", \"code token\", \"code id_token token\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n\n"
     )
 }
 
@@ -345,6 +348,90 @@ async fn basic_plan_with_dynamic_registration() {
 }
 
 #[tokio::test]
+async fn rp_initiated_logout_plan() {
+    let op = start_op();
+    for (dynamic, what) in [(false, "static clients"), (true, "dynamic registration")] {
+        let runner = Runner::new(harness_config(&op, dynamic)).unwrap();
+        let results = runner.run_plan(Plan::RpLogout).await;
+        assert_eq!(results.len(), 11, "the plan's 11 modules");
+        assert_verdicts(
+            &format!("oidcc-rp-initiated-logout-certification-test-plan ({what})"),
+            &op,
+            &results,
+        );
+    }
+}
+
+/// `oidcc-implicit-certification-test-plan`: its list once with `id_token` and once with
+/// `id_token token`, with static clients and with dynamic registration.
+#[tokio::test]
+async fn implicit_plan() {
+    let op = start_op();
+    for (response_type, modules) in [("id_token", [25, 27]), ("id_token token", [29, 31])] {
+        for (dynamic, what) in [(false, "static clients"), (true, "dynamic registration")] {
+            let mut cfg = harness_config(&op, dynamic);
+            cfg.response_type = response_type.into();
+            let runner = Runner::new(cfg).unwrap();
+            let results = runner.run_plan(Plan::Implicit).await;
+            assert_eq!(results.len(), modules[dynamic as usize], "{response_type}, {what}");
+            assert_verdicts(
+                &format!("oidcc-implicit-certification-test-plan, {response_type} ({what})"),
+                &op,
+                &results,
+            );
+        }
+    }
+}
+
+/// `oidcc-hybrid-certification-test-plan`: runs 1 to 3 (`code id_token`, `code token`,
+/// `code id_token token`), with static clients and with dynamic registration;
+/// `oidcc-codereuse-30seconds` waits 30 seconds and runs once, in `codereuse_30seconds`.
+#[tokio::test]
+async fn hybrid_plan() {
+    let op = start_op();
+    for (response_type, modules) in [("code id_token", [33, 35]), ("code token", [30, 32]), ("code id_token token", [30, 32])] {
+        for (dynamic, what) in [(false, "static clients"), (true, "dynamic registration")] {
+            let mut cfg = harness_config(&op, dynamic);
+            cfg.response_type = response_type.into();
+            let runner = Runner::new(cfg).unwrap();
+            let plan = without_codereuse_30seconds(&runner, Plan::Hybrid);
+            assert_eq!(plan.len(), modules[dynamic as usize], "{response_type}, {what}");
+            let results = runner.run(&plan).await;
+            assert_verdicts(
+                &format!("oidcc-hybrid-certification-test-plan, {response_type} ({what})"),
+                &op,
+                &results,
+            );
+        }
+    }
+}
+
+/// The Form Post plans for implicit and hybrid (`oidcc-formpost-implicit-…`,
+/// `oidcc-formpost-hybrid-certification-test-plan`): the same lists with
+/// `response_mode=form_post` forced, here with static clients.
+#[tokio::test]
+async fn form_post_implicit_and_hybrid_plans() {
+    let op = start_op();
+    let runs = [
+        (Plan::Implicit, "id_token", 25),
+        (Plan::Implicit, "id_token token", 29),
+        (Plan::Hybrid, "code id_token", 33),
+        (Plan::Hybrid, "code token", 30),
+        (Plan::Hybrid, "code id_token token", 30),
+    ];
+    for (plan, response_type, modules) in runs {
+        let mut cfg = harness_config(&op, false);
+        cfg.response_type = response_type.into();
+        cfg.form_post = true;
+        let runner = Runner::new(cfg).unwrap();
+        let modules_run = without_codereuse_30seconds(&runner, plan);
+        assert_eq!(modules_run.len(), modules, "{plan:?} {response_type}");
+        let results = runner.run(&modules_run).await;
+        assert_verdicts(&format!("form post {plan:?} plan, {response_type}"), &op, &results);
+    }
+}
+
+#[tokio::test]
 async fn codereuse_30seconds() {
     let op = start_op();
     let static_runner = Runner::new(harness_config(&op, false)).unwrap();
@@ -461,4 +548,70 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         result["refreshed"]["rotated_refresh_token"], true,
         "refresh tokens rotate"
     );
+}
+
+/// `oidcc-codereuse-30seconds` in the Hybrid plan's three runs (static clients), side by side.
+#[tokio::test]
+async fn hybrid_codereuse_30seconds() {
+    let op = start_op();
+    let runner = |response_type: &str| {
+        let mut cfg = harness_config(&op, false);
+        cfg.response_type = response_type.into();
+        Runner::new(cfg).unwrap()
+    };
+    let types = ["code id_token", "code token", "code id_token token"];
+    let runners: Vec<Runner> = types.iter().map(|rt| runner(rt)).collect();
+    let (a, b, c) = tokio::join!(
+        runners[0].run_named(&["oidcc-codereuse-30seconds"]),
+        runners[1].run_named(&["oidcc-codereuse-30seconds"]),
+        runners[2].run_named(&["oidcc-codereuse-30seconds"]),
+    );
+    for (response_type, results) in types.iter().zip([a, b, c]) {
+        assert_verdicts(&format!("oidcc-codereuse-30seconds ({response_type})"), &op, &results.unwrap());
+    }
+}
+
+/// `openid-client` v6 through the implicit (`id_token`) and hybrid (`code id_token`) flows: the
+/// library verifies the ID tokens, nonce, state and c_hash; userinfo with the hybrid flow's token.
+#[tokio::test]
+async fn openid_client_v6_completes_the_implicit_and_hybrid_flows() {
+    let rp = tokio::task::spawn_blocking(relying_party_dir)
+        .await
+        .unwrap();
+    let op = start_op();
+    let mut node = tokio::process::Command::new("node");
+    node.current_dir(&rp)
+        .arg("implicit-hybrid.mjs")
+        .env("ISSUER", &op.issuer)
+        .env("CLIENT_ID", NODE_CLIENT.0)
+        .env("CLIENT_SECRET", NODE_CLIENT.1)
+        .env("REDIRECT_URI", REDIRECT_URI)
+        .env("USERNAME", USERNAME)
+        .env("PASSWORD", PASSWORD)
+        .env("NODE_EXTRA_CA_CERTS", &op.ca_file)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
+        .await
+        .expect("node finishes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stdout.lines().last().unwrap_or("");
+    let result: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!("implicit-hybrid.mjs printed no JSON ({e}): {stdout}\n{stderr}\nserver log:\n{}", op.log_tail())
+    });
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "openid-client failed: {result}\n{stderr}\nserver log:\n{}",
+        op.log_tail()
+    );
+    assert_eq!(result["implicit_in_fragment"], true);
+    assert_eq!(result["hybrid_in_fragment"], true);
+    assert_eq!(result["implicit_claims"]["aud"], NODE_CLIENT.0);
+    // response_type=id_token: the scope's claims are in the ID token.
+    assert_eq!(result["implicit_claims"]["email"], EMAIL);
+    let sub = result["hybrid_claims"]["sub"].as_str().expect("a sub");
+    assert_eq!(result["implicit_claims"]["sub"], sub);
+    assert_eq!(result["userinfo"]["sub"], sub);
+    assert_eq!(result["userinfo"]["email"], EMAIL);
 }

@@ -13,6 +13,7 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("consent", include_str!("../templates/consent.hbs")),
     ("error", include_str!("../templates/error.hbs")),
     ("logged_out", include_str!("../templates/logged_out.hbs")),
+    ("logout_confirm", include_str!("../templates/logout_confirm.hbs")),
     ("activate", include_str!("../templates/activate.hbs")),
     ("activation_expired", include_str!("../templates/activation_expired.hbs")),
     ("terms", include_str!("../templates/terms.hbs")),

@@ -21,6 +21,7 @@ pub const ERRORS: &[&str] = &[
     "error.invalid_request",
     "error.unknown_client",
     "error.invalid_redirect_uri",
+    "error.invalid_logout_request",
     "error.csrf",
     "error.not_found",
     "error.too_many_requests",

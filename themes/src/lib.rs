@@ -27,6 +27,7 @@ pub const PAGES: &[&str] = &[
     "consent",
     "error",
     "logged_out",
+    "logout_confirm",
     "activate",
     "activation_expired",
     "terms",

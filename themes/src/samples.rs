@@ -77,6 +77,19 @@ pub fn page_samples(name: &str) -> Vec<Value> {
             }),
             json!({ "client_name": null, "return_uri": null, "frontchannel_logout_uris": [] }),
         ],
+        "logout_confirm" => vec![
+            json!({
+                "action": "/session/end",
+                "csrf_token": "csrf-123",
+                "client_name": "CRM",
+                "fields": [
+                    { "name": "client_id", "value": "crm" },
+                    { "name": "post_logout_redirect_uri", "value": "https://crm.example.com/signed-out" },
+                    { "name": "state", "value": "state-123" },
+                ],
+            }),
+            json!({ "action": "/session/end", "csrf_token": "csrf-123", "client_name": null, "fields": [] }),
+        ],
         "activate" => vec![json!({
             "token": "activation-token",
             "csrf_token": "csrf-123",

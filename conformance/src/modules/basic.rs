@@ -28,7 +28,9 @@ const INTERACTION_ERRORS: &[&str] = &[
 async fn server_checks(ctx: &mut Ctx, client: ClientCreds) -> Step {
     let request = ctx.auth_request(&client);
     let flow = ctx.code_flow(&request, Some(UserinfoCall::Get)).await?;
-    checks::check_entropy(&mut ctx.log, "authorization code", &flow.auth.code, true);
+    if !flow.auth.code.is_empty() {
+        checks::check_entropy(&mut ctx.log, "authorization code", &flow.auth.code, true);
+    }
     if let Some(jwt) = &flow.tokens.id_token {
         ctx.log.check(
             !jwt.claims.contains_key("name"),
@@ -48,8 +50,9 @@ async fn server_checks(ctx: &mut Ctx, client: ClientCreds) -> Step {
             format!("the id_token has claims beyond the protocol set for scope openid: {extra:?}"),
         );
     }
+    // response_type=id_token issues no access token, so there is no expires_in to give.
     ctx.log.check(
-        flow.tokens.body.contains_key("expires_in"),
+        flow.tokens.access_token.is_empty() || flow.tokens.body.contains_key("expires_in"),
         Severity::Warning,
         "the token response has no expires_in",
     );
@@ -181,6 +184,28 @@ pub async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow(ctx: &mut
     Ok(())
 }
 
+/// `oidcc-ensure-request-without-nonce-fails` (response types with an id_token from the
+/// authorization endpoint): no nonce; an `invalid_request` redirect (in the fragment, or the
+/// form_post form) or an error page.
+pub async fn oidcc_ensure_request_without_nonce_fails(ctx: &mut Ctx) -> Step {
+    let client = ctx.client(Which::Main).await?;
+    let mut request = ctx.auth_request(&client);
+    request.nonce = None;
+    let landing = ctx.authorize(&request).await?;
+    match &landing.end {
+        End::Callback(callback) => {
+            if matches!(callback.mode, crate::browser::ResponseMode::Query) {
+                ctx.log.fail("the error for a missing nonce came in the query; this response type answers in the fragment");
+            }
+            ctx.expect_error(request.state.as_deref(), &landing, &["invalid_request"])?;
+        }
+        End::Page(_) => {
+            ctx.expect_error_page(&landing, "nonce missing");
+        }
+    }
+    Ok(())
+}
+
 fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => &[
@@ -224,7 +249,14 @@ async fn scope_module(ctx: &mut Ctx, scope: &str, reverse: bool) -> Step {
     request.scope = Some(scope.to_string());
     request.reverse = reverse;
     let flow = ctx.code_flow(&request, Some(UserinfoCall::Get)).await?;
-    let userinfo = flow.userinfo.unwrap_or_default();
+    // response_type=id_token: no access token, so the claims are expected in the id_token.
+    let id_token_only = flow.tokens.access_token.is_empty();
+    let (userinfo, source) = if id_token_only {
+        let claims = flow.tokens.id_token.as_ref().map(|jwt| jwt.claims.clone());
+        (claims.unwrap_or_default(), "the id_token")
+    } else {
+        (flow.userinfo.unwrap_or_default(), "userinfo")
+    };
     for scope in &scopes {
         let missing: Vec<&&str> = scope_claims(scope)
             .iter()
@@ -233,10 +265,10 @@ async fn scope_module(ctx: &mut Ctx, scope: &str, reverse: bool) -> Step {
         ctx.log.check(
             missing.is_empty(),
             Severity::Warning,
-            format!("userinfo lacks the `{scope}` claims {missing:?}"),
+            format!("{source} lacks the `{scope}` claims {missing:?}"),
         );
     }
-    if scopes.contains(&"email") && !scopes.contains(&"profile") {
+    if !id_token_only && scopes.contains(&"email") && !scopes.contains(&"profile") {
         ctx.log.check(
             flow.tokens.claim("email").is_none(),
             Severity::Warning,
@@ -388,6 +420,16 @@ pub async fn oidcc_ensure_request_with_valid_pkce_succeeds(ctx: &mut Ctx) -> Ste
 pub async fn oidcc_claims_essential(ctx: &mut Ctx) -> Step {
     let (flow, _) =
         with_parameter(ctx, "claims", r#"{"userinfo":{"name":{"essential":true}}}"#).await?;
+    // response_type=id_token: no access token, so userinfo's claims come in the id_token
+    // (OpenID Connect Core §5.5).
+    if flow.tokens.access_token.is_empty() {
+        ctx.log.check(
+            flow.tokens.claim("name").is_some(),
+            Severity::Warning,
+            "the id_token lacks `name`, requested as essential (there is no access token for userinfo)",
+        );
+        return Ok(());
+    }
     let userinfo = flow.userinfo.unwrap_or_default();
     ctx.log.check(
         userinfo.contains_key("name"),
@@ -771,8 +813,10 @@ async fn finish_object_flow(
     landing: &crate::browser::Landing,
 ) -> Step {
     let auth = ctx.expect_code(request, landing)?;
-    let tokens = ctx.exchange(request, &auth.code).await?;
-    ctx.userinfo(UserinfoCall::Get, &tokens).await?;
+    let tokens = ctx.finish(request, &auth).await?;
+    if !tokens.access_token.is_empty() {
+        ctx.userinfo(UserinfoCall::Get, &tokens).await?;
+    }
     Ok(())
 }
 
@@ -1039,10 +1083,13 @@ async fn refresh_round(
 /// by client 1 must be refused with invalid_grant.
 pub async fn oidcc_refresh_token(ctx: &mut Ctx) -> Step {
     let mut extra = Map::new();
-    extra.insert(
-        "grant_types".into(),
-        json!(["authorization_code", "refresh_token"]),
-    );
+    // The grants the response type needs (as the suite's registration has them), plus refresh.
+    let grant_types = if ctx.cfg().response_type.split(' ').any(|w| w == "token" || w == "id_token") {
+        json!(["authorization_code", "implicit", "refresh_token"])
+    } else {
+        json!(["authorization_code", "refresh_token"])
+    };
+    extra.insert("grant_types".into(), grant_types);
     let op = ctx.op();
     ctx.log.check(
         op.lists("grant_types_supported", "refresh_token"),

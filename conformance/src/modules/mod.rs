@@ -1,8 +1,11 @@
-//! The module table: every module of the Config and Basic plans under its exact suite name, in
-//! the plans' order, with what setup it needs. The functions live in [`basic`] and [`config`].
+//! The module table: every module of the Config, Basic and RP-Initiated Logout plans under its
+//! exact suite name, in the plans' order, with what setup it needs. The functions live in
+//! [`basic`], [`config`] and [`logout`].
 
 pub mod basic;
 pub mod config;
+pub mod logout;
+pub mod plans;
 
 use crate::report::Step;
 use crate::{AuthMethod, Ctx};
@@ -51,8 +54,14 @@ pub enum Plan {
     Basic,
     /// `oidcc-config-certification-test-plan`.
     Config,
-    /// Config, then Basic.
+    /// `oidcc-rp-initiated-logout-certification-test-plan`.
+    RpLogout,
+    /// Every plan: Config, Basic, then RP-Initiated Logout.
     All,
+    /// `oidcc-implicit-certification-test-plan`, for one response type ([`plans::plan_for`]).
+    Implicit,
+    /// `oidcc-hybrid-certification-test-plan`, for one response type ([`plans::plan_for`]).
+    Hybrid,
 }
 
 impl std::str::FromStr for Plan {
@@ -61,8 +70,11 @@ impl std::str::FromStr for Plan {
         match s {
             "basic" => Ok(Plan::Basic),
             "config" => Ok(Plan::Config),
+            "rp-logout" => Ok(Plan::RpLogout),
             "all" => Ok(Plan::All),
-            other => Err(format!("unknown plan `{other}` (basic, config or all)")),
+            "implicit" => Ok(Plan::Implicit),
+            "hybrid" => Ok(Plan::Hybrid),
+            other => Err(format!("unknown plan `{other}` (basic, config, rp-logout or all)")),
         }
     }
 }
@@ -141,11 +153,26 @@ table! {
     Basic "oidcc-ensure-request-object-with-redirect-uri" => basic::oidcc_ensure_request_object_with_redirect_uri, BASIC;
     Basic "oidcc-refresh-token" => basic::oidcc_refresh_token, BASIC;
     Basic "oidcc-ensure-request-with-valid-pkce-succeeds" => basic::oidcc_ensure_request_with_valid_pkce_succeeds, BASIC;
+
+    RpLogout "rp-initiated-logout-discovery-endpoint-verification" => logout::rp_initiated_logout_discovery_endpoint_verification, BASIC;
+    RpLogout "rp-initiated-logout" => logout::rp_initiated_logout, BASIC;
+    RpLogout "rp-initiated-logout-bad-post-logout-redirect-uri" => logout::rp_initiated_logout_bad_post_logout_redirect_uri, BASIC;
+    RpLogout "rp-initiated-logout-modified-id-token-hint" => logout::rp_initiated_logout_modified_id_token_hint, BASIC;
+    RpLogout "rp-initiated-logout-no-id-token-hint" => logout::rp_initiated_logout_no_id_token_hint, BASIC;
+    RpLogout "rp-initiated-logout-no-params" => logout::rp_initiated_logout_no_params, BASIC;
+    RpLogout "rp-initiated-logout-no-post-logout-redirect-uri" => logout::rp_initiated_logout_no_post_logout_redirect_uri, BASIC;
+    RpLogout "rp-initiated-logout-no-state" => logout::rp_initiated_logout_no_state, BASIC;
+    RpLogout "rp-initiated-logout-only-state" => logout::rp_initiated_logout_only_state, BASIC;
+    RpLogout "rp-initiated-logout-query-added-to-post-logout-redirect-uri" => logout::rp_initiated_logout_query_added_to_post_logout_redirect_uri, BASIC;
+    RpLogout "rp-initiated-logout-bad-id-token-hint" => logout::rp_initiated_logout_bad_id_token_hint, BASIC;
+
+    Implicit "oidcc-ensure-request-without-nonce-fails" => basic::oidcc_ensure_request_without_nonce_fails, BASIC;
 }
 
 static MODULES: LazyLock<Vec<ModuleDef>> = LazyLock::new(build);
 
-/// Every module the harness knows, Config plan first, then the Basic plan in its order.
+/// Every module the harness knows, Config plan first, then the Basic and RP-Initiated Logout
+/// plans in their order.
 pub fn all() -> &'static [ModuleDef] {
     &MODULES
 }
@@ -160,7 +187,8 @@ pub fn find(name: &str) -> Option<&'static ModuleDef> {
 pub fn plan(plan: Plan, dynamic: bool) -> Vec<&'static ModuleDef> {
     all()
         .iter()
-        .filter(|m| plan == Plan::All || m.plan == plan)
+        // The Implicit and Hybrid plans reuse the Basic modules: see `plans::plan_for`.
+        .filter(|m| (plan == Plan::All && !matches!(m.plan, Plan::Implicit | Plan::Hybrid)) || m.plan == plan)
         .filter(|m| {
             dynamic
                 || !matches!(
@@ -183,10 +211,12 @@ mod tests {
         assert_eq!(plan(Plan::Basic, false).len(), 35);
         assert_eq!(plan(Plan::Basic, true).len(), 38);
         assert_eq!(plan(Plan::Config, false).len(), 1);
-        assert_eq!(plan(Plan::All, true).len(), 39);
+        assert_eq!(plan(Plan::RpLogout, false).len(), 11);
+        assert_eq!(plan(Plan::RpLogout, true).len(), 11);
+        assert_eq!(plan(Plan::All, true).len(), 50);
         let mut names: Vec<&str> = all().iter().map(|m| m.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 39);
+        assert_eq!(names.len(), 51);
     }
 }

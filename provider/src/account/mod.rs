@@ -1,12 +1,11 @@
 //! The personal settings pages at documented URLs a relying party can link to: `/account` (who
 //! is signed in, links to change the password and to sign out), `/account/password` ([`password`])
-//! and `POST /logout` ([`logout`]).
+//! and `POST /logout` ([`crate::logout`]).
 //!
 //! They need a session. Without one, the browser goes to the sign-in page first with a ticket
 //! whose `return_to` brings it back here (see [`crate::authorize::ticket`]): the same sign-in
 //! page, headed with Poort's own name instead of a client's.
 
-pub mod logout;
 pub mod password;
 
 use crate::authorize::interaction::{self, Step, server_error, with_cookies};

@@ -7,7 +7,8 @@
 //! 3. **The user**: is there a session that satisfies `prompt`, `max_age` and `id_token_hint`,
 //!    may the user use this client (roles), has the user accepted the client's current terms of
 //!    service, and is there consent for these scopes? If not, the user signs in, accepts the terms
-//!    or consents (or, with `prompt=none`, the client hears why not); then a code is issued.
+//!    or consents (or, with `prompt=none`, the client hears why not); then what the response
+//!    type asks for is issued: a code, an access token, an ID token (see [`issue`]).
 //!
 //! Interaction pages carry the request in a sealed ticket; finishing one runs the same pipeline
 //! again with what the user just did, so every node can serve every step.
@@ -104,8 +105,8 @@ pub async fn run(
     // Stage 3: the user.
     let user_label = session.as_ref().map(|s| s.user_id.clone());
     match decide(state, &client, &request, session, &progress).await {
-        Ok(Decision::Issue { session, user }) => match issue_code(state, &client, &request, &params, &session, &user).await {
-            Ok(code) => target.respond(vec![("code", code)]),
+        Ok(Decision::Issue { session, user }) => match issue(state, &client, &request, &params, &session, &user).await {
+            Ok(response) => target.respond(response),
             Err(error) => target.error(&error),
         },
         Ok(Decision::Refuse) => {
@@ -360,17 +361,24 @@ async fn needs_consent(
     Ok(!request.scopes.iter().all(|s| granted.contains(&s.as_str())))
 }
 
-/// Issues the code: a grant for what was authorized, and the code that redeems it.
-async fn issue_code(
+/// Issues what the response type asks for, under one grant for what was authorized: the code,
+/// the access token (`token_type`, `expires_in`) and the ID token (`at_hash` and `c_hash` binding
+/// it to the others), as the parameters of the authorization response. `none` issues nothing.
+async fn issue(
     state: &AppState,
     client: &Client,
     request: &AuthorizationRequest,
     params: &RawParams,
     session: &SessionRecord,
     user: &UserRecord,
-) -> Result<String, OAuthError> {
+) -> Result<Vec<(&'static str, String)>, OAuthError> {
+    let words: Vec<&str> = request.response_type.split(' ').collect();
+    if words == ["none"] {
+        return Ok(Vec::new());
+    }
     let at = now();
     let tokens = &state.settings.tokens;
+    let scope = request.scope();
     let grant = state
         .store
         .grants()
@@ -378,37 +386,73 @@ async fn issue_code(
             client_id: client.id.clone(),
             user_id: Some(user.id.clone()),
             session_id: Some(session.id.clone()),
-            scope: request.scope(),
+            scope: scope.clone(),
             claims: request.claims.clone(),
             auth_time: Some(session.auth_time),
             expires_at: at + tokens.refresh_token_ttl.as_secs() as i64,
         })
         .await?;
-    let code = random_token();
-    state
-        .store
-        .grants()
-        .store_code(NewAuthorizationCode {
-            code_hash: keyed_hash(&state.hash_key, &code),
-            grant_id: grant.id,
-            client_id: client.id.clone(),
-            user_id: user.id.clone(),
-            session_id: session.id.clone(),
-            // What the request said, or "" when it named none (RFC 6749 §4.1.3).
-            redirect_uri: params.get("redirect_uri").unwrap_or("").to_string(),
-            scope: request.scope(),
-            nonce: request.nonce.clone(),
-            code_challenge: request.code_challenge.clone(),
-            code_challenge_method: request.code_challenge_method.clone(),
-            claims: request.claims.clone(),
-            auth_time: session.auth_time,
-            acr: session.acr.clone(),
-            amr: session.amr.clone(),
-            expires_at: at + tokens.authorization_code_ttl.as_secs() as i64,
-        })
-        .await?;
+    let mut response = Vec::new();
+    let code = if words.contains(&"code") {
+        let code = random_token();
+        state
+            .store
+            .grants()
+            .store_code(NewAuthorizationCode {
+                code_hash: keyed_hash(&state.hash_key, &code),
+                grant_id: grant.id.clone(),
+                client_id: client.id.clone(),
+                user_id: user.id.clone(),
+                session_id: session.id.clone(),
+                // What the request said, or "" when it named none (RFC 6749 §4.1.3).
+                redirect_uri: params.get("redirect_uri").unwrap_or("").to_string(),
+                scope: scope.clone(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                code_challenge_method: request.code_challenge_method.clone(),
+                claims: request.claims.clone(),
+                auth_time: session.auth_time,
+                acr: session.acr.clone(),
+                amr: session.amr.clone(),
+                expires_at: at + tokens.authorization_code_ttl.as_secs() as i64,
+            })
+            .await?;
+        response.push(("code", code.clone()));
+        Some(code)
+    } else {
+        None
+    };
     state.store.sessions().add_client(&session.id, &client.id).await?;
-    Ok(code)
+    // The tokens are the token endpoint's, under the same grant (revoked with it).
+    let user_grant = crate::token::issue::UserGrant {
+        client,
+        grant_id: &grant.id,
+        user,
+        scope: &scope,
+        auth_time: Some(session.auth_time),
+        session_id: Some(&session.id),
+        nonce: request.nonce.as_deref(),
+        acr: session.acr.as_deref(),
+        amr: &session.amr,
+        claims_parameter: request.claims.as_ref(),
+    };
+    let access = if words.contains(&"token") {
+        let access = crate::token::issue::access_token_for(state, &user_grant).await?;
+        response.push(("access_token", access.token.clone()));
+        response.push(("token_type", "Bearer".to_string()));
+        response.push(("expires_in", access.expires_in.to_string()));
+        Some(access.token)
+    } else {
+        None
+    };
+    if words.contains(&"id_token") {
+        // With response_type=id_token alone no access token reaches userinfo: the scope's
+        // claims go in the ID token (OpenID Connect Core §5.4).
+        let scope_claims = words == ["id_token"];
+        let id_token = crate::token::issue::id_token_for(state, &user_grant, access.as_deref(), code.as_deref(), scope_claims)?;
+        response.push(("id_token", id_token));
+    }
+    Ok(response)
 }
 
 /// What the authorization endpoint supports, for the discovery document (from the same

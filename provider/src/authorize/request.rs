@@ -9,8 +9,11 @@ use std::collections::BTreeSet;
 
 /// Scopes Poort knows; others are ignored (OpenID Connect Core §3.1.2.1).
 pub use crate::claims::SCOPES as SUPPORTED_SCOPES;
-/// Response types this endpoint answers today.
-pub const SUPPORTED_RESPONSE_TYPES: &[&str] = &["code"];
+/// Response types this endpoint answers, each with its words in sorted order (the form
+/// `check_response_type` normalizes to). Those beyond `code` and `none` are allowed only for
+/// clients registered for them.
+pub const SUPPORTED_RESPONSE_TYPES: &[&str] =
+    &["code", "id_token", "code id_token", "code token", "id_token token", "code id_token token", "none"];
 pub const SUPPORTED_RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
 pub const SUPPORTED_DISPLAY_VALUES: &[&str] = &["page", "popup", "touch", "wap"];
 pub const SUPPORTED_PKCE_METHODS: &[&str] = &["S256", "plain"];
@@ -149,7 +152,8 @@ fn check_pkce(params: &RawParams, client: &Client, request: &mut AuthorizationRe
         if params.get("code_challenge_method").is_some() {
             return Err(invalid("code_challenge_method without code_challenge"));
         }
-        if client.is_public() {
+        // PKCE protects the code; a response without one has nothing for it to protect.
+        if client.is_public() && request.response_type.split(' ').any(|w| w == "code") {
             return Err(invalid("public clients must use PKCE (code_challenge with S256)"));
         }
         return Ok(());
@@ -285,6 +289,25 @@ mod tests {
         assert_eq!(short.unwrap_err().code, ErrorCode::InvalidRequest);
         let public = client(serde_json::json!({ "redirect_uris": ["https://rp/cb"], "token_endpoint_auth_method": "none" }));
         assert_eq!(run("response_type=code&scope=openid", &public).unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn implicit_and_hybrid_types_need_registration_and_a_nonce() {
+        let every = ["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"];
+        let c = client(serde_json::json!({ "redirect_uris": ["https://rp/cb"], "response_types": every, "grant_types": ["authorization_code", "implicit"] }));
+        let ok = run("response_type=token%20id_token%20code&scope=openid&nonce=n", &c).unwrap();
+        assert_eq!(ok.response_type, "code id_token token");
+        assert_eq!(run("response_type=code%20token&scope=openid", &c).unwrap().response_type, "code token");
+        let code = |q: &str, c: &Client| run(q, c).unwrap_err().code;
+        assert_eq!(code("response_type=id_token&scope=openid", &c), ErrorCode::InvalidRequest, "nonce");
+        assert_eq!(code("response_type=id_token&scope=openid&nonce=n&response_mode=query", &c), ErrorCode::InvalidRequest);
+        assert_eq!(code("response_type=id_token&scope=openid&nonce=n", &confidential()), ErrorCode::UnauthorizedClient);
+        // Public implicit clients have no code for PKCE to protect.
+        let public = client(serde_json::json!({ "redirect_uris": ["https://rp/cb"], "token_endpoint_auth_method": "none", "response_types": ["id_token"] }));
+        assert!(run("response_type=id_token&scope=openid&nonce=n", &public).is_ok());
+        // offline_access needs a code.
+        let refresh = client(serde_json::json!({ "redirect_uris": ["https://rp/cb"], "response_types": every, "grant_types": ["authorization_code", "implicit", "refresh_token"] }));
+        assert_eq!(run("response_type=id_token&scope=openid%20offline_access&nonce=n", &refresh).unwrap().scopes, ["openid"]);
     }
 
     #[test]

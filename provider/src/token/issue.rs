@@ -50,8 +50,20 @@ pub fn has_scope(scope: &str, wanted: &str) -> bool {
 
 /// Issues the access token and, for `openid` scopes, the ID token.
 pub async fn access_and_id_token(state: &AppState, grant: &UserGrant<'_>) -> Result<Issued, OAuthError> {
+    let access = access_token_for(state, grant).await?;
+    let id_token = if has_scope(grant.scope, "openid") {
+        Some(id_token_for(state, grant, Some(&access.token), None, false)?)
+    } else {
+        None
+    };
+    Ok(Issued { access_token: access.token, expires_in: access.expires_in, id_token })
+}
+
+/// The access token of a user grant (the token endpoint's, and the authorization endpoint's for
+/// response types with `token`).
+pub async fn access_token_for(state: &AppState, grant: &UserGrant<'_>) -> Result<access_token::IssuedAccessToken, OAuthError> {
     let subject = crate::oauth::subject::subject_for(grant.client, &grant.user.id, &state.hash_key);
-    let access = access_token::issue(
+    access_token::issue(
         state,
         &AccessTokenRequest {
             client: grant.client,
@@ -62,28 +74,40 @@ pub async fn access_and_id_token(state: &AppState, grant: &UserGrant<'_>) -> Res
             auth_time: grant.auth_time,
         },
     )
-    .await?;
-    let id_token = if has_scope(grant.scope, "openid") {
-        let requested = claims::requested(grant.claims_parameter, Target::IdToken);
-        // The scope's claims go to userinfo, which the access token reaches; the ID token carries
-        // only the claims asked for individually (OpenID Connect Core §5.4).
-        let identity = claims::release(grant.user, "", &requested);
-        let content = IdTokenContent {
-            subject: &subject,
-            auth_time: grant.auth_time,
-            nonce: grant.nonce,
-            acr: grant.acr,
-            amr: grant.amr,
-            sid: grant.session_id,
-            access_token: Some(&access.token),
-            code: None,
-            identity,
-        };
-        Some(id_token::sign(state, grant.client, &content)?)
-    } else {
-        None
+    .await
+}
+
+/// The ID token of a user grant: `at_hash` for the access token issued with it, `c_hash` for
+/// the code (hybrid flows). The scope's claims go to userinfo, which the access token reaches;
+/// the ID token carries only the claims asked for individually (OpenID Connect Core §5.4) —
+/// unless `scope_claims`, for `response_type=id_token`, where no access token exists: then the
+/// scope's claims and those asked of userinfo go in the ID token.
+pub fn id_token_for(
+    state: &AppState,
+    grant: &UserGrant<'_>,
+    access_token: Option<&str>,
+    code: Option<&str>,
+    scope_claims: bool,
+) -> Result<String, OAuthError> {
+    let subject = crate::oauth::subject::subject_for(grant.client, &grant.user.id, &state.hash_key);
+    let mut requested = claims::requested(grant.claims_parameter, Target::IdToken);
+    if scope_claims {
+        // No access token: what was asked of userinfo comes in the ID token (OpenID Connect Core §5.5).
+        requested.extend(claims::requested(grant.claims_parameter, Target::Userinfo));
+    }
+    let identity = claims::release(grant.user, if scope_claims { grant.scope } else { "" }, &requested);
+    let content = IdTokenContent {
+        subject: &subject,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce,
+        acr: grant.acr,
+        amr: grant.amr,
+        sid: grant.session_id,
+        access_token,
+        code,
+        identity,
     };
-    Ok(Issued { access_token: access.token, expires_in: access.expires_in, id_token })
+    id_token::sign(state, grant.client, &content)
 }
 
 /// Whether a refresh token goes with this grant: it asked for `offline_access` and the client

@@ -99,7 +99,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<To
 /// response, claims and scopes, and the revocation and introspection endpoints' methods.
 pub fn metadata(signing_algorithms: &[String]) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::json;
-    let grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let mut grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    // The implicit grant is the authorization endpoint's (response types with tokens).
+    grant_types.insert(1, "implicit");
     let mut doc = serde_json::Map::new();
     doc.insert("token_endpoint_auth_methods_supported".into(), json!(client_auth::METHODS));
     doc.insert(

@@ -591,7 +591,7 @@ async fn discovery_advertises_the_token_side() {
         assert!(methods.contains(&method.to_string()), "{method}");
     }
     assert!(list("token_endpoint_auth_signing_alg_values_supported").contains(&"RS256".to_string()));
-    assert_eq!(list("grant_types_supported"), ["authorization_code", "refresh_token", "client_credentials"]);
+    assert_eq!(list("grant_types_supported"), ["authorization_code", "implicit", "refresh_token", "client_credentials"]);
     assert_eq!(list("scopes_supported"), ["openid", "profile", "email", "address", "phone", "offline_access"]);
     assert!(list("userinfo_signing_alg_values_supported").contains(&"RS256".to_string()));
     assert!(list("claims_supported").iter().any(|c| c == "email_verified"));
