@@ -3,7 +3,6 @@
 //! router in process.
 
 use crate::browser::{Browser, Page};
-use crate::support::sqlite_settings;
 use axum::http::{StatusCode, header};
 use poort::app;
 use poort::crypto::{keyed_hash, random_token};
@@ -26,12 +25,7 @@ impl Fixture {
     }
 
     async fn with(configure: impl FnOnce(&mut poort_config::Settings)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = sqlite_settings(dir.path());
-        settings.server.issuer = Some(ISSUER.parse().unwrap());
-        configure(&mut settings);
-        let store = poort::open_store(&settings).await.unwrap();
-        let state = app::state(settings, store).await.unwrap();
+        let (state, dir) = crate::support::provider(ISSUER, configure).await;
         let fixture = Self { state, _dir: dir };
         fixture.user("ann@example.com", Some("Ann Smith"), "password").await;
         fixture

@@ -16,7 +16,7 @@ use poort::crypto::keyed_hash;
 use poort::state::AppState;
 use poort_config::Settings;
 use poort_storage::now;
-use poort_storage::repo::{ClientSource, NewClient, NewGrant, NewUser, OneTimePurpose, UserRecord, UserStatus};
+use poort_storage::repo::{NewGrant, NewUser, OneTimePurpose, UserRecord, UserStatus};
 use poort_themes::Locale;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -57,14 +57,12 @@ impl Fixture {
     }
 
     async fn with(configure: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = sqlite_settings(dir.path());
-        settings.server.issuer = Some(ISSUER.parse().unwrap());
-        // Real waits make slow tests; the delay itself is unit-tested.
-        settings.accounts.failure_delay = Duration::ZERO;
-        configure(&mut settings);
-        let store = poort::open_store(&settings).await.unwrap();
-        let state = app::state(settings, store).await.unwrap();
+        let (state, dir) = crate::support::provider(ISSUER, |settings| {
+            // Real waits make slow tests; the delay itself is unit-tested.
+            settings.accounts.failure_delay = Duration::ZERO;
+            configure(settings);
+        })
+        .await;
         let fixture = Self { state, _dir: dir };
         fixture
             .client(
@@ -77,16 +75,7 @@ impl Fixture {
     }
 
     async fn client(&self, id: &str, metadata: serde_json::Value) {
-        let client = NewClient {
-            client_id: id.into(),
-            secret_hash: Some(keyed_hash(&self.state.hash_key, "a-secret-of-sixteen")),
-            secret_sealed: None,
-            secret_expires_at: 0,
-            metadata,
-            source: ClientSource::Config,
-            registration_token_hash: None,
-        };
-        self.state.store.clients().insert(client).await.unwrap();
+        crate::support::insert_client(&self.state, id, metadata).await;
     }
 
     async fn user(&self, email: &str, status: UserStatus, auth_method: &str) -> UserRecord {

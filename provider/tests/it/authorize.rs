@@ -2,12 +2,11 @@
 //! max_age, hints, request objects and response modes — through the router in process.
 
 use crate::browser::{Browser, Page};
-use crate::support::sqlite_settings;
 use axum::http::StatusCode;
 use poort::app;
 use poort::crypto::keyed_hash;
 use poort::state::AppState;
-use poort_storage::repo::{ClientSource, ConsumeOutcome, NewClient, NewUser, UserStatus};
+use poort_storage::repo::{ConsumeOutcome, NewUser, UserStatus};
 
 const ISSUER: &str = "https://op.example";
 const CB: &str = "https://rp.example/cb";
@@ -20,11 +19,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = sqlite_settings(dir.path());
-        settings.server.issuer = Some(ISSUER.parse().unwrap());
-        let store = poort::open_store(&settings).await.unwrap();
-        let state = app::state(settings, store).await.unwrap();
+        let (state, dir) = crate::support::provider(ISSUER, |_| {}).await;
         let fixture = Self { state, _dir: dir };
         fixture.client("rp", serde_json::json!({ "redirect_uris": [CB, "https://rp.example/cb?bar=foo"], "client_name": "The RP", "grant_types": ["authorization_code", "refresh_token"] })).await;
         fixture.client("single", serde_json::json!({ "redirect_uris": [CB], "first_party": true })).await;
@@ -33,20 +28,7 @@ impl Fixture {
     }
 
     async fn client(&self, id: &str, metadata: serde_json::Value) {
-        self.state
-            .store
-            .clients()
-            .insert(NewClient {
-                client_id: id.into(),
-                secret_hash: Some(keyed_hash(&self.state.hash_key, "a-secret-of-sixteen")),
-                secret_sealed: None,
-                secret_expires_at: 0,
-                metadata,
-                source: ClientSource::Config,
-                registration_token_hash: None,
-            })
-            .await
-            .unwrap();
+        crate::support::insert_client(&self.state, id, metadata).await;
     }
 
     async fn user(&self, email: &str, status: UserStatus) -> String {

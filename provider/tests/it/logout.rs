@@ -4,7 +4,6 @@
 //! "signed out" page otherwise — and `prompt=none` afterwards — through the router in process.
 
 use crate::browser::{Browser, Page};
-use crate::support::sqlite_settings;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
@@ -13,14 +12,14 @@ use poort::app;
 use poort::crypto::{keyed_hash, random_token};
 use poort::state::AppState;
 use poort_storage::now;
-use poort_storage::repo::{ClientSource, NewClient, NewSession, NewUser, UserStatus};
+use poort_storage::repo::{NewSession, NewUser, UserStatus};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
 const ISSUER: &str = "https://op.example";
 const CB: &str = "https://rp.example/cb";
 const BYE: &str = "https://rp.example/bye";
-const SECRET: &str = "a-secret-of-sixteen";
+use crate::support::CLIENT_SECRET as SECRET;
 const PASSWORD: &str = "correct horse battery staple";
 /// Like the suite's: letters, digits and punctuation, percent-encoded on the way.
 const STATE: &str = "aB3-._~!$'()*,/:?@[]x%&=";
@@ -32,11 +31,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = sqlite_settings(dir.path());
-        settings.server.issuer = Some(ISSUER.parse().unwrap());
-        let store = poort::open_store(&settings).await.unwrap();
-        let state = app::state(settings, store).await.unwrap();
+        let (state, dir) = crate::support::provider(ISSUER, |_| {}).await;
         let fixture = Self { state, _dir: dir };
         fixture
             .client("rp", json!({ "redirect_uris": [CB], "post_logout_redirect_uris": [BYE], "client_name": "The RP", "first_party": true }))
@@ -48,20 +43,7 @@ impl Fixture {
     }
 
     async fn client(&self, id: &str, metadata: Value) {
-        self.state
-            .store
-            .clients()
-            .insert(NewClient {
-                client_id: id.into(),
-                secret_hash: Some(keyed_hash(&self.state.hash_key, SECRET)),
-                secret_sealed: None,
-                secret_expires_at: 0,
-                metadata,
-                source: ClientSource::Config,
-                registration_token_hash: None,
-            })
-            .await
-            .unwrap();
+        crate::support::insert_client(&self.state, id, metadata).await;
     }
 
     async fn user(&self, email: &str) -> String {

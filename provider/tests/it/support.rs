@@ -142,3 +142,35 @@ impl Drop for Server {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
 }
+
+/// A provider in process on a fresh SQLite folder with the public issuer `issuer`, after
+/// `configure` has had its say; the folder lives as long as the returned guard.
+pub async fn provider(
+    issuer: &str,
+    configure: impl FnOnce(&mut Settings),
+) -> (poort::state::AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = sqlite_settings(dir.path());
+    settings.server.issuer = Some(issuer.parse().unwrap());
+    configure(&mut settings);
+    let store = poort::open_store(&settings).await.unwrap();
+    (poort::app::state(settings, store).await.unwrap(), dir)
+}
+
+/// The secret of the clients [`insert_client`] registers.
+pub const CLIENT_SECRET: &str = "a-secret-of-sixteen";
+
+/// Registers a configured client with `metadata` and the secret [`CLIENT_SECRET`].
+pub async fn insert_client(state: &poort::state::AppState, id: &str, metadata: serde_json::Value) {
+    use poort_storage::repo::{ClientSource, NewClient};
+    let client = NewClient {
+        client_id: id.into(),
+        secret_hash: Some(poort::crypto::keyed_hash(&state.hash_key, CLIENT_SECRET)),
+        secret_sealed: None,
+        secret_expires_at: 0,
+        metadata,
+        source: ClientSource::Config,
+        registration_token_hash: None,
+    };
+    state.store.clients().insert(client).await.unwrap();
+}

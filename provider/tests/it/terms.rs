@@ -3,13 +3,11 @@
 //! the deployment's; `prompt=none` cannot show them — through the router in process.
 
 use crate::browser::{Browser, Page};
-use crate::support::sqlite_settings;
 use axum::http::StatusCode;
 use poort::app;
-use poort::crypto::keyed_hash;
 use poort::state::AppState;
 use poort_storage::now;
-use poort_storage::repo::{ClientSource, NewClient, NewUser, TermsVersion, UserStatus};
+use poort_storage::repo::{NewUser, TermsVersion, UserStatus};
 
 const ISSUER: &str = "https://op.example";
 const CB: &str = "https://rp.example/cb";
@@ -25,11 +23,7 @@ impl Fixture {
     /// Clients `settings` (requires terms, no consent page), `crm` (requires terms, asks
     /// consent) and `plain` (no terms); one active user, ann.
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = sqlite_settings(dir.path());
-        settings.server.issuer = Some(ISSUER.parse().unwrap());
-        let store = poort::open_store(&settings).await.unwrap();
-        let state = app::state(settings, store).await.unwrap();
+        let (state, dir) = crate::support::provider(ISSUER, |_| {}).await;
         let user_id = state
             .store
             .users()
@@ -57,20 +51,7 @@ impl Fixture {
     }
 
     async fn client(&self, id: &str, metadata: serde_json::Value) {
-        self.state
-            .store
-            .clients()
-            .insert(NewClient {
-                client_id: id.into(),
-                secret_hash: Some(keyed_hash(&self.state.hash_key, "a-secret-of-sixteen")),
-                secret_sealed: None,
-                secret_expires_at: 0,
-                metadata,
-                source: ClientSource::Config,
-                registration_token_hash: None,
-            })
-            .await
-            .unwrap();
+        crate::support::insert_client(&self.state, id, metadata).await;
     }
 
     async fn publish(&self, client_id: Option<&str>, version: &str, body: &str) -> TermsVersion {
