@@ -22,6 +22,7 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub accounts: AccountSettings,
     pub registration: RegistrationSettings,
+    pub metrics: MetricsSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
 }
@@ -196,6 +197,23 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self { format: LogFormat::Human, level: "info,sea_orm_migration=warn".into() }
+    }
+}
+
+/// The Prometheus metrics endpoint (`/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <this value>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true, bearer_token: None }
     }
 }
 
@@ -573,6 +591,11 @@ impl Settings {
             && token.len() < 16
         {
             return Err(ConfigError::at("registration.initial_access_token", "must be at least 16 characters"));
+        }
+        if let Some(token) = &self.metrics.bearer_token
+            && token.len() < 16
+        {
+            return Err(ConfigError::at("metrics.bearer_token", "must be at least 16 characters"));
         }
         self.accounts.validate()?;
         self.validate_clients()

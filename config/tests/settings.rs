@@ -150,6 +150,7 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[log]\nformat = \"xml\"\n", "format", "xml"),
         ("[mail]\nfrom = \"nobody\"\n", "mail.from", "mail address"),
         ("[registration]\ninitial_access_token = \"short\"\n", "registration.initial_access_token", "16"),
+        ("[metrics]\nbearer_token = \"short\"\n", "metrics.bearer_token", "16"),
         ("[registration]\nsecret_lifetime = \"later\"\n", "secret_lifetime", "not a duration"),
         ("[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"\"\n", "mail.smtp.host", "required"),
         ("[mail.smtp]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "mail.smtp.security", "loopback"),

@@ -42,6 +42,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         mailer: Arc::new(mailer),
         password_policy,
         passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        metrics: Arc::default(),
     })
 }
 
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         router = router.route(endpoint.path, endpoint.handler);
     }
     router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::count_requests))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(RequestBodyLimitLayer::new(max_body))

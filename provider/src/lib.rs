@@ -17,6 +17,7 @@ pub mod jwks;
 pub mod keys;
 pub mod logout;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod password_policy;

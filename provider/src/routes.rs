@@ -95,5 +95,8 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
         endpoints.extend(registration::endpoints());
     }
     endpoints.extend(crate::admin::endpoints());
+    if settings.metrics.enabled {
+        endpoints.push(Endpoint { path: crate::metrics::PATH, advertised_as: None, handler: get(crate::metrics::scrape) });
+    }
     endpoints
 }

@@ -30,4 +30,6 @@ pub struct AppState {
     pub password_policy: crate::password_policy::PasswordPolicy,
     /// Password verification, bounded to the number of cores.
     pub passwords: crate::password::PasswordPool,
+    /// This process's counters, exposed at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

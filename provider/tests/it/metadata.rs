@@ -110,3 +110,60 @@ async fn unknown_paths_and_wrong_methods_are_client_errors() {
     let response = router.clone().oneshot(Request::delete("/jwks").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+async fn get_text(router: &axum::Router, path: &str, authorization: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get(path);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status_class() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    get(&router, "/jwks").await;
+    get(&router, "/jwks").await;
+    get(&router, "/register/some-client-id").await;
+    let (status, text) = get_text(&router, "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("# TYPE poort_http_requests_total counter"), "{text}");
+    assert!(text.contains("poort_http_requests_total{route=\"/jwks\",status=\"2xx\"} 2\n"), "{text}");
+    // The pattern, never the raw path with its id.
+    assert!(text.contains("route=\"/register/{client_id}\""), "{text}");
+    assert!(!text.contains("some-client-id"), "{text}");
+    assert!(text.contains("# TYPE process_resident_memory_bytes gauge"), "{text}");
+    let (_, doc) = get_text(&router, "/.well-known/openid-configuration", None).await;
+    assert!(!doc.contains("/metrics"), "metrics are not advertised: {doc}");
+}
+
+#[tokio::test]
+async fn metrics_with_a_bearer_token_refuse_other_scrapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = sqlite_settings(dir.path());
+    settings.metrics.bearer_token = Some("a-scrape-token-of-some-length".into());
+    let store = poort::open_store(&settings).await.unwrap();
+    let router = app::app(app::state(settings, store).await.unwrap());
+    for authorization in [None, Some("Bearer wrong-token-wrong-token"), Some("Basic a-scrape-token-of-some-length")] {
+        let (status, text) = get_text(&router, "/metrics", authorization).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
+        assert!(text.is_empty());
+    }
+    let (status, text) = get_text(&router, "/metrics", Some("Bearer a-scrape-token-of-some-length")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("poort_http_requests_total"));
+}
+
+#[tokio::test]
+async fn metrics_can_be_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = sqlite_settings(dir.path());
+    settings.metrics.enabled = false;
+    let store = poort::open_store(&settings).await.unwrap();
+    let router = app::app(app::state(settings, store).await.unwrap());
+    let (status, _) = get_text(&router, "/metrics", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,193 @@
+//! Prometheus metrics at `/metrics`, in the text exposition format (0.0.4).
+//!
+//! Two kinds of series:
+//! - counters of what this process did (requests answered, deliveries attempted, …), kept in
+//!   memory: Prometheus scrapes every node and sums them;
+//! - gauges of shared state (queues in the database), read from the database at scrape time,
+//!   so every node reports the same cluster-wide figure.
+//!
+//! Label values must come from small fixed sets (a route pattern, an outcome), never from
+//! request data such as a client id or a user name.
+
+use crate::crypto::constant_time_eq;
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const PATH: &str = "/metrics";
+
+/// Every counter, with its help text. Counting a name not listed here panics in debug builds
+/// (a test walks every code path that counts), so the exposition always has a HELP line.
+pub const COUNTERS: &[(&str, &str)] = &[
+    ("poort_http_requests_total", "HTTP requests answered, by route pattern and status class."),
+];
+
+/// A gauge read at scrape time.
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Series {
+    name: &'static str,
+    labels: Vec<(&'static str, String)>,
+}
+
+/// The process's counters.
+#[derive(Default)]
+pub struct Metrics {
+    counters: RwLock<BTreeMap<Series, AtomicU64>>,
+}
+
+impl Metrics {
+    /// Adds one to a counter.
+    pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        self.add(name, labels, 1);
+    }
+
+    /// Adds `by` to a counter.
+    pub fn add(&self, name: &'static str, labels: &[(&'static str, &str)], by: u64) {
+        debug_assert!(COUNTERS.iter().any(|(known, _)| *known == name), "metric {name} has no help text");
+        let series = Series { name, labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect() };
+        // A poisoned lock only means another thread panicked mid-increment: the map is intact.
+        if let Some(counter) = self.counters.read().unwrap_or_else(|e| e.into_inner()).get(&series) {
+            counter.fetch_add(by, Ordering::Relaxed);
+            return;
+        }
+        self.counters.write().unwrap_or_else(|e| e.into_inner()).entry(series).or_default().fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// A counter's current value (0 when never counted).
+    pub fn get(&self, name: &'static str, labels: &[(&'static str, &str)]) -> u64 {
+        let series = Series { name, labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect() };
+        self.counters.read().unwrap_or_else(|e| e.into_inner()).get(&series).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The exposition: every counter (declared ones at 0 when not counted yet), then `gauges`.
+    pub fn render(&self, gauges: &[Gauge]) -> String {
+        let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::new();
+        for (name, help) in COUNTERS {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (series, value) in counters.iter().filter(|(s, _)| s.name == *name) {
+                line(&mut out, name, &series.labels, value.load(Ordering::Relaxed) as f64);
+            }
+        }
+        let mut described = Vec::new();
+        for gauge in gauges {
+            if !described.contains(&gauge.name) {
+                described.push(gauge.name);
+                let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
+            }
+            line(&mut out, gauge.name, &gauge.labels, gauge.value);
+        }
+        out
+    }
+}
+
+fn line(out: &mut String, name: &str, labels: &[(&'static str, String)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (index, (key, value)) in labels.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let _ = write!(out, "{key}=\"{escaped}\"");
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Middleware counting every answered request by its route pattern (never the raw path, which
+/// would carry ids) and status class.
+pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let response = next.run(request).await;
+    let class = match response.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    state.metrics.inc("poort_http_requests_total", &[("route", &route), ("status", class)]);
+    response
+}
+
+/// The process's resident memory, from `/proc` (Linux only; nothing elsewhere).
+fn resident_memory_bytes() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page_size > 0).then(|| pages * page_size as f64)
+}
+
+/// Gauges of this process and of the shared state.
+async fn gauges(_state: &AppState) -> Vec<Gauge> {
+    let mut gauges = Vec::new();
+    if let Some(bytes) = resident_memory_bytes() {
+        gauges.push(Gauge {
+            name: "process_resident_memory_bytes",
+            help: "Resident memory of this process, in bytes.",
+            labels: Vec::new(),
+            value: bytes,
+        });
+    }
+    gauges
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.settings.metrics.bearer_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        if !presented.is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes())) {
+            let mut response = StatusCode::UNAUTHORIZED.into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    let body = state.metrics.render(&gauges(&state).await);
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render_with_help_labels_and_escaping() {
+        let metrics = Metrics::default();
+        metrics.inc("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")]);
+        metrics.add("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")], 2);
+        metrics.inc("poort_http_requests_total", &[("route", "/a\"b"), ("status", "4xx")]);
+        assert_eq!(metrics.get("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")]), 3);
+        let text = metrics.render(&[Gauge { name: "g", help: "A gauge.", labels: vec![("state", "x".into())], value: 1.5 }]);
+        assert!(text.contains("# TYPE poort_http_requests_total counter\n"), "{text}");
+        assert!(text.contains("poort_http_requests_total{route=\"/token\",status=\"2xx\"} 3\n"), "{text}");
+        assert!(text.contains("poort_http_requests_total{route=\"/a\\\"b\",status=\"4xx\"} 1\n"), "{text}");
+        assert!(text.contains("# TYPE g gauge\ng{state=\"x\"} 1.5\n"), "{text}");
+    }
+}
