@@ -16,6 +16,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub tokens: TokenSettings,
     pub sessions: SessionSettings,
+    pub logout: LogoutSettings,
     pub log: LogSettings,
     pub mail: MailSettings,
     pub themes: ThemeSettings,
@@ -175,6 +176,67 @@ impl Default for SessionSettings {
             absolute_lifetime: Duration::from_secs(24 * 3600),
             interaction_timeout: Duration::from_secs(30 * 60),
         }
+    }
+}
+
+/// What happens when a session ends: back-channel logout deliveries and the grants it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogoutSettings {
+    /// How long a client may take to answer one back-channel logout POST.
+    #[serde(with = "crate::duration")]
+    pub backchannel_timeout: Duration,
+    /// The wait before the first retry of a failed delivery; each later retry waits twice as
+    /// long, up to `backchannel_retry_max`.
+    #[serde(with = "crate::duration")]
+    pub backchannel_retry_initial: Duration,
+    #[serde(with = "crate::duration")]
+    pub backchannel_retry_max: Duration,
+    /// A delivery still failing this long after the session ended is given up.
+    #[serde(with = "crate::duration")]
+    pub backchannel_give_up_after: Duration,
+    /// How often each node looks for deliveries that are due (what a node queues itself, it
+    /// delivers at once).
+    #[serde(with = "crate::duration")]
+    pub backchannel_poll_interval: Duration,
+    /// Whether an ended session also revokes the grants it made with `offline_access` (by
+    /// default offline access outlives the session; every other grant of the session ends).
+    pub revoke_offline_access: bool,
+}
+
+impl Default for LogoutSettings {
+    fn default() -> Self {
+        Self {
+            backchannel_timeout: Duration::from_secs(5),
+            backchannel_retry_initial: Duration::from_secs(10),
+            backchannel_retry_max: Duration::from_secs(3600),
+            backchannel_give_up_after: Duration::from_secs(24 * 3600),
+            backchannel_poll_interval: Duration::from_secs(5),
+            revoke_offline_access: false,
+        }
+    }
+}
+
+impl LogoutSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("logout.backchannel_timeout", self.backchannel_timeout),
+            ("logout.backchannel_retry_initial", self.backchannel_retry_initial),
+            ("logout.backchannel_retry_max", self.backchannel_retry_max),
+            ("logout.backchannel_give_up_after", self.backchannel_give_up_after),
+            ("logout.backchannel_poll_interval", self.backchannel_poll_interval),
+        ] {
+            if value.as_secs() == 0 {
+                return Err(ConfigError::at(key, "must be at least 1s"));
+            }
+        }
+        if self.backchannel_timeout > Duration::from_secs(60) {
+            return Err(ConfigError::at("logout.backchannel_timeout", "must be at most 60s"));
+        }
+        if self.backchannel_retry_max < self.backchannel_retry_initial {
+            return Err(ConfigError::at("logout.backchannel_retry_max", "must be at least logout.backchannel_retry_initial"));
+        }
+        Ok(())
     }
 }
 
@@ -469,6 +531,14 @@ pub struct StaticClient {
     /// `poort.admin` lets it call the admin API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Loaded in a frame of the "signed out" page, with `iss` and `sid`, when a session it
+    /// signed in through ends (OpenID Connect Front-Channel Logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// Receives a signed logout token when a session it signed in through ends (OpenID Connect
+    /// Back-Channel Logout); queued, retried, and delivered by whichever node is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -598,6 +668,7 @@ impl Settings {
             return Err(ConfigError::at("metrics.bearer_token", "must be at least 16 characters"));
         }
         self.accounts.validate()?;
+        self.logout.validate()?;
         self.validate_clients()
     }
 
@@ -699,6 +770,21 @@ impl StaticClient {
             for uri in uris {
                 let parsed = Url::parse(uri)
                     .map_err(|e| ConfigError::at(key(field), format!("`{uri}` is not an absolute URL ({e})")))?;
+                if parsed.fragment().is_some() {
+                    return Err(ConfigError::at(key(field), format!("`{uri}` must not have a fragment")));
+                }
+            }
+        }
+        for (field, uri) in
+            [("frontchannel_logout_uri", &self.frontchannel_logout_uri), ("backchannel_logout_uri", &self.backchannel_logout_uri)]
+        {
+            if let Some(uri) = uri {
+                let parsed = Url::parse(uri)
+                    .map_err(|e| ConfigError::at(key(field), format!("`{uri}` is not an absolute URL ({e})")))?;
+                let loopback = parsed.host_str().is_some_and(is_loopback_host);
+                if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+                    return Err(ConfigError::at(key(field), format!("`{uri}` must use https (http only on this machine)")));
+                }
                 if parsed.fragment().is_some() {
                     return Err(ConfigError::at(key(field), format!("`{uri}` must not have a fragment")));
                 }

@@ -151,6 +151,8 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[mail]\nfrom = \"nobody\"\n", "mail.from", "mail address"),
         ("[registration]\ninitial_access_token = \"short\"\n", "registration.initial_access_token", "16"),
         ("[metrics]\nbearer_token = \"short\"\n", "metrics.bearer_token", "16"),
+        ("[logout]\nbackchannel_timeout = \"0s\"\n", "logout.backchannel_timeout", "at least 1s"),
+        ("[logout]\nbackchannel_retry_initial = \"2h\"\n", "logout.backchannel_retry_max", "at least"),
         ("[registration]\nsecret_lifetime = \"later\"\n", "secret_lifetime", "not a duration"),
         ("[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"\"\n", "mail.smtp.host", "required"),
         ("[mail.smtp]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "mail.smtp.security", "loopback"),

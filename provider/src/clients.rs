@@ -22,6 +22,10 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "required_permissions": client.required_permissions,
         "requires_terms": client.requires_terms,
         "scope": client.scope,
+        "frontchannel_logout_uri": client.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": client.frontchannel_logout_uri.as_ref().map(|_| true),
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_uri.as_ref().map(|_| true),
     })
 }
 

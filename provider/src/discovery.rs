@@ -24,6 +24,7 @@ pub fn build(issuer: &str, endpoints: &[Endpoint], signing_algorithms: &[String]
     doc.insert("subject_types_supported".into(), json!(["public", "pairwise"]));
     doc.extend(crate::authorize::metadata());
     doc.extend(crate::token::metadata(signing_algorithms));
+    crate::logout::metadata(&mut doc);
     Value::Object(doc)
 }
 

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod authorize;
+pub mod check_session;
 pub mod claims;
 pub mod cli;
 pub mod clients;

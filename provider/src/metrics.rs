@@ -26,6 +26,10 @@ pub const PATH: &str = "/metrics";
 /// (a test walks every code path that counts), so the exposition always has a HELP line.
 pub const COUNTERS: &[(&str, &str)] = &[
     ("poort_http_requests_total", "HTTP requests answered, by route pattern and status class."),
+    (
+        "poort_backchannel_logout_deliveries_total",
+        "Back-channel logout POSTs attempted by this node, by outcome (delivered, retrying, failed).",
+    ),
 ];
 
 /// A gauge read at scrape time.
@@ -136,7 +140,7 @@ fn resident_memory_bytes() -> Option<f64> {
 }
 
 /// Gauges of this process and of the shared state.
-async fn gauges(_state: &AppState) -> Vec<Gauge> {
+async fn gauges(state: &AppState) -> Vec<Gauge> {
     let mut gauges = Vec::new();
     if let Some(bytes) = resident_memory_bytes() {
         gauges.push(Gauge {
@@ -146,6 +150,7 @@ async fn gauges(_state: &AppState) -> Vec<Gauge> {
             value: bytes,
         });
     }
+    gauges.extend(crate::logout::backchannel::gauges(state).await);
     gauges
 }
 

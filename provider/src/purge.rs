@@ -5,6 +5,9 @@
 use poort_storage::{Store, StorageError, now};
 use std::time::Duration;
 
+/// How long delivered and failed back-channel logouts stay visible to administrators.
+pub const FINISHED_DELIVERIES_KEPT_SECS: i64 = 7 * 24 * 3600;
+
 /// Deletes what has expired; returns how many rows went.
 pub async fn purge_once(store: &Store) -> Result<u64, StorageError> {
     let at = now();
@@ -13,6 +16,7 @@ pub async fn purge_once(store: &Store) -> Result<u64, StorageError> {
     removed += store.one_time_tokens().purge_expired(at).await?;
     removed += store.replay_guard().purge_expired(at).await?;
     removed += store.throttle().purge_expired(at).await?;
+    removed += store.logout_deliveries().purge_finished(at - FINISHED_DELIVERIES_KEPT_SECS).await?;
     Ok(removed)
 }
 

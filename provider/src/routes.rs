@@ -67,6 +67,12 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
             handler: get(crate::logout::end_session_get).post(crate::logout::end_session_post),
         },
         Endpoint {
+            path: crate::check_session::PATH,
+            advertised_as: Some("check_session_iframe"),
+            handler: get(crate::check_session::frame),
+        },
+        Endpoint { path: crate::check_session::SCRIPT_PATH, advertised_as: None, handler: get(crate::check_session::script) },
+        Endpoint {
             path: crate::accounts::activation::PATH,
             advertised_as: None,
             handler: get(crate::accounts::activation::page).post(crate::accounts::activation::submit),

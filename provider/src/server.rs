@@ -24,6 +24,7 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     let state = app::state(settings.clone(), store.clone()).await?;
     state.keyring.spawn_refresher(Duration::from_secs(30));
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
+    crate::logout::backchannel::spawn(state.clone());
 
     let addr = settings.server.listen_addr().map_err(StartError::Config)?;
     let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen(addr, e))?;

@@ -32,4 +32,6 @@ pub struct AppState {
     pub passwords: crate::password::PasswordPool,
     /// This process's counters, exposed at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes this node's back-channel logout worker when a request queues deliveries.
+    pub backchannel: Arc<tokio::sync::Notify>,
 }

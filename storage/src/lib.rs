@@ -132,6 +132,11 @@ impl Store {
         repo::Sessions::new(&self.db)
     }
 
+    /// The back-channel logout outbox.
+    pub fn logout_deliveries(&self) -> repo::LogoutDeliveries<'_> {
+        repo::LogoutDeliveries::new(&self.db)
+    }
+
     /// Activation and password-reset tokens.
     pub fn one_time_tokens(&self) -> repo::OneTimeTokens<'_> {
         repo::OneTimeTokens::new(&self.db)

@@ -38,11 +38,12 @@ pub(crate) const ASSETS: &[(&str, &str, &[u8])] = &[
     ("style.css", "text/css; charset=utf-8", include_bytes!("../assets/style.css")),
     ("logo.svg", "image/svg+xml", include_bytes!("../assets/logo.svg")),
     ("password-meter.js", "text/javascript; charset=utf-8", include_bytes!("../assets/password-meter.js")),
+    ("continue-after-frames.js", "text/javascript; charset=utf-8", include_bytes!("../assets/continue-after-frames.js")),
 ];
 
 /// Content types of the files a theme folder may add under `assets/` beside the built-in ones
-/// (images, fonts, stylesheets). Scripts are not among them: the strength meter is the pages'
-/// only script.
+/// (images, fonts, stylesheets). Scripts are not among them: the pages' only scripts (the
+/// strength meter, the continuation after logout frames) are built in.
 pub(crate) fn content_type_for(name: &str) -> Option<&'static str> {
     let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
     Some(match extension.as_str() {

@@ -73,9 +73,10 @@ pub fn page_samples(name: &str) -> Vec<Value> {
             json!({
                 "client_name": "CRM",
                 "return_uri": "https://crm.example.com/signed-out",
+                "auto_return": true,
                 "frontchannel_logout_uris": ["https://crm.example.com/frontchannel-logout?iss=x&sid=y"],
             }),
-            json!({ "client_name": null, "return_uri": null, "frontchannel_logout_uris": [] }),
+            json!({ "client_name": null, "return_uri": null, "auto_return": false, "frontchannel_logout_uris": [] }),
         ],
         "logout_confirm" => vec![
             json!({

@@ -305,7 +305,12 @@ fn pages_have_no_inline_script_or_style() {
             assert!(!html.contains("<style"), "{name} has a <style> element");
             assert!(!html.contains(" style="), "{name} has a style attribute");
             for script in html.split("<script").skip(1) {
-                assert!(script.trim_start().starts_with("src=\"/assets/password-meter.js?v="), "{name}: inline script");
+                let script = script.trim_start();
+                assert!(
+                    script.starts_with("src=\"/assets/password-meter.js?v=")
+                        || script.starts_with("src=\"/assets/continue-after-frames.js?v="),
+                    "{name}: inline script"
+                );
             }
             let lower = html.to_lowercase();
             for attribute in ["onclick", "onload", "oninput", "onsubmit", "onchange", "onerror", "javascript:"] {
@@ -498,7 +503,12 @@ fn assets_are_served_with_their_content_types() {
     let (content_type, _) = theme.asset("password-meter.js").unwrap();
     assert_eq!(content_type, "text/javascript; charset=utf-8");
     assert!(theme.asset("../Cargo.toml").is_none() && theme.asset("nope.css").is_none());
-    assert_eq!(theme.asset_names().collect::<Vec<_>>(), ["logo.svg", "password-meter.js", "style.css"]);
+    let (content_type, _) = theme.asset("continue-after-frames.js").unwrap();
+    assert_eq!(content_type, "text/javascript; charset=utf-8");
+    assert_eq!(
+        theme.asset_names().collect::<Vec<_>>(),
+        ["continue-after-frames.js", "logo.svg", "password-meter.js", "style.css"]
+    );
     assert_eq!(theme.asset_version().len(), 12);
     assert_eq!(theme.asset_version(), builtin().asset_version(), "the same on every node");
 }

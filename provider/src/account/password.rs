@@ -116,9 +116,9 @@ pub async fn change(State(state): State<AppState>, ip: ClientIp, headers: Header
     let at = now();
     let changed = async {
         state.store.users().set_password_hash(&user.id, Some(hash)).await?;
-        let ended = state.store.sessions().end_all_for_user(&user.id, at, Some(&current_session.id)).await?;
+        let ended = crate::logout::ended::end_user_sessions(&state, &user.id, Some(&current_session.id)).await?;
         let revoked = state.store.grants().revoke_user_grants(&user.id, None, at).await?;
-        Ok::<_, poort_storage::StorageError>((ended.len(), revoked.len()))
+        Ok::<_, poort_storage::StorageError>((ended, revoked.len()))
     };
     let (sessions_ended, grants_revoked) = match changed.await {
         Ok(counts) => counts,

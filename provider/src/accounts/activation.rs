@@ -199,7 +199,7 @@ pub async fn submit(
     let mut event = audit("account.activated", &user, record.client_id.clone());
     event.ip = ip.0.map(|ip| ip.to_string());
     let _ = state.store.audit().record(event).await;
-    landing::sign_in_and_land(&state, &headers, &user, record.client_id.as_deref(), record.return_to.as_deref()).await
+    landing::sign_in_and_land(&state, &headers, ip, &user, record.client_id.as_deref(), record.return_to.as_deref()).await
 }
 
 /// `POST /activate/resend`: a fresh link for the account of an unusable one, or for the address

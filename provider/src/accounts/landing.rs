@@ -17,6 +17,7 @@ use crate::authorize::interaction::{server_error, with_cookies};
 use crate::authorize::params::RawParams;
 use crate::authorize::response::see_other;
 use crate::authorize::{Progress, ticket};
+use super::throttle::ClientIp;
 use crate::oauth::Client;
 use crate::session;
 use crate::state::AppState;
@@ -33,22 +34,22 @@ pub const RETURN_COOKIE: &str = "poort_return";
 /// The longest ticket kept in [`RETURN_COOKIE`] (browsers keep cookies up to about 4 kB).
 const MAX_COOKIE_TICKET: usize = 3500;
 
-/// Starts a session for `user` in this browser (ending the one it had) and sends it on.
+/// Signs `user` in, in this browser ([`session::sign_in`]), and sends them on.
 pub async fn sign_in_and_land(
     state: &AppState,
     headers: &HeaderMap,
+    ip: ClientIp,
     user: &UserRecord,
     client_id: Option<&str>,
     return_to: Option<&str>,
 ) -> Response {
-    if let Ok(Some(previous)) = session::current(state, headers).await {
-        let _ = state.store.sessions().end(&previous.id, now()).await;
-    }
-    let (new_session, cookie) = match session::start(state, &user.id, vec!["pwd".into()]).await {
-        Ok(started) => started,
+    let signed_in = match session::sign_in(state, headers, ip.0, &user.id, vec!["pwd".into()]).await {
+        Ok(signed_in) => signed_in,
         Err(error) => return server_error(state, headers, error),
     };
-    let cookies = [cookie, cookies::clear(RETURN_COOKIE, session::secure_cookies(state))];
+    let new_session = signed_in.session;
+    let mut cookies = signed_in.cookies;
+    cookies.push(cookies::clear(RETURN_COOKIE, session::secure_cookies(state)));
     if let Some(ticket) = return_to.and_then(|sealed| ticket::unseal(state, sealed)) {
         if let Some(path) = ticket.return_to.as_deref() {
             let path = if ticket::is_local_path(path) { path } else { ACCOUNT_PATH };

@@ -235,12 +235,12 @@ pub async fn reset_submit(
     };
     let at = now();
     let secured = async {
-        let ended = state.store.sessions().end_all_for_user(&user.id, at, None).await?;
+        let ended = crate::logout::ended::end_user_sessions(&state, &user.id, None).await?;
         let revoked = state.store.grants().revoke_user_grants(&user.id, None, at).await?;
         state.store.one_time_tokens().invalidate_for_user(&user.id, OneTimePurpose::Reset).await?;
         state.store.users().set_email_verified(&user.id, true).await?;
         throttle::clear_account(&state, &user).await?;
-        Ok::<_, StorageError>(json!({ "sessions_ended": ended.len(), "grants_revoked": revoked.len() }))
+        Ok::<_, StorageError>(json!({ "sessions_ended": ended, "grants_revoked": revoked.len() }))
     };
     let detail = match secured.await {
         Ok(detail) => detail,
@@ -254,7 +254,7 @@ pub async fn reset_submit(
         detail,
     };
     let _ = state.store.audit().record(event).await;
-    landing::sign_in_and_land(&state, &headers, &user, record.client_id.as_deref(), record.return_to.as_deref()).await
+    landing::sign_in_and_land(&state, &headers, ip, &user, record.client_id.as_deref(), record.return_to.as_deref()).await
 }
 
 /// The reset page; without `user` the link cannot be used.

@@ -117,7 +117,8 @@ pub async fn show(
     Ok(json(StatusCode::OK, overview::show(&state.store, &user).await?))
 }
 
-/// `POST /admin/users/{user}/disable`: they can no longer sign in.
+/// `POST /admin/users/{user}/disable`: they can no longer sign in; their sessions end and their
+/// grants are revoked.
 pub async fn disable(
     admin: Admin,
     State(state): State<AppState>,
@@ -150,7 +151,15 @@ async fn set_status(
 ) -> Result<Response, AdminError> {
     if user.status != status {
         state.store.users().set_status(&user.id, status).await?;
-        audit(state, admin, kind, &user, json!({ "previous": user.status.as_str() })).await;
+        let mut detail = json!({ "previous": user.status.as_str() });
+        if status == UserStatus::Disabled {
+            // A disabled account is out at once, not when its sessions and tokens expire.
+            let ended = crate::logout::ended::end_user_sessions(state, &user.id, None).await?;
+            let revoked = state.store.grants().revoke_user_grants(&user.id, None, poort_storage::now()).await?;
+            detail["sessions_ended"] = json!(ended);
+            detail["grants_revoked"] = json!(revoked.len());
+        }
+        audit(state, admin, kind, &user, detail).await;
     }
     shown(state, &user.id).await
 }
@@ -213,9 +222,9 @@ pub async fn set_password(
     if user.status == UserStatus::Invited {
         state.store.users().set_status(&user.id, UserStatus::Active).await?;
     }
-    let ended = state.store.sessions().end_all_for_user(&user.id, at, None).await?;
+    let ended = crate::logout::ended::end_user_sessions(&state, &user.id, None).await?;
     let revoked = state.store.grants().revoke_user_grants(&user.id, None, at).await?;
-    audit(&state, &admin, "admin.password_set", &user, json!({ "sessions_ended": ended.len(), "grants_revoked": revoked.len() }))
+    audit(&state, &admin, "admin.password_set", &user, json!({ "sessions_ended": ended, "grants_revoked": revoked.len() }))
         .await;
     shown(&state, &user.id).await
 }

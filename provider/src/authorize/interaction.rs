@@ -177,23 +177,20 @@ pub async fn login_submit(
         UserStatus::Disabled => return retry("sign_in.account_disabled"),
         UserStatus::Invited => return retry("sign_in.account_not_activated"),
     }
-    // A fresh sign-in replaces the browser's previous session.
-    if let Ok(Some(previous)) = session::current(&state, &headers).await {
-        let _ = state.store.sessions().end(&previous.id, now()).await;
-    }
     let _ = state.store.audit().record(audit("login.succeeded", Some(user.id.clone()))).await;
-    let (new_session, cookie) = match session::start(&state, &user.id, vec!["pwd".into()]).await {
-        Ok(started) => started,
+    let signed_in = match session::sign_in(&state, &headers, ip.0, &user.id, vec!["pwd".into()]).await {
+        Ok(signed_in) => signed_in,
         Err(error) => return server_error(&state, &headers, error),
     };
     // A sign-in to Poort's own pages goes back there (checked again: never off this site).
     if let Some(target) = ticket.return_to.as_deref() {
         let target = if ticket::is_local_path(target) { target } else { "/account" };
-        return with_cookies(see_other(target), [cookie]);
+        return with_cookies(see_other(target), signed_in.cookies);
     }
-    let progress = Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
-    let response = run(&state, &headers, RawParams::from_map(ticket.params), Some(new_session), progress).await;
-    with_cookies(response, [cookie])
+    let session = signed_in.session;
+    let progress = Progress { login_at: Some(now()), session_id: Some(session.id.clone()), consented: ticket.consented };
+    let response = run(&state, &headers, RawParams::from_map(ticket.params), Some(session), progress).await;
+    with_cookies(response, signed_in.cookies)
 }
 
 /// The session the ticket was started in, if the browser still presents it.

@@ -373,8 +373,14 @@ async fn issue(
     user: &UserRecord,
 ) -> Result<Vec<(&'static str, String)>, OAuthError> {
     let words: Vec<&str> = request.response_type.split(' ').collect();
+    // Session Management: the state of this browser's session as the client's origin sees it.
+    let redirect_uri = params.get("redirect_uri").or_else(|| client.metadata.redirect_uris.first().map(String::as_str));
+    let session_state = redirect_uri
+        .and_then(|uri| crate::check_session::session_state(state, &client.id, uri, &session.id))
+        .map(|value| ("session_state", value));
     if words == ["none"] {
-        return Ok(Vec::new());
+        state.store.sessions().add_client(&session.id, &client.id).await?;
+        return Ok(session_state.into_iter().collect());
     }
     let at = now();
     let tokens = &state.settings.tokens;
@@ -452,6 +458,7 @@ async fn issue(
         let id_token = crate::token::issue::id_token_for(state, &user_grant, access.as_deref(), code.as_deref(), scope_claims)?;
         response.push(("id_token", id_token));
     }
+    response.extend(session_state);
     Ok(response)
 }
 

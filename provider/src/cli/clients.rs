@@ -49,6 +49,12 @@ pub enum ClientCommand {
         /// (`poort.admin`: the admin API).
         #[arg(long)]
         scope: Option<String>,
+        /// Framed, with `iss` and `sid`, on the "signed out" page when a session ends.
+        #[arg(long = "frontchannel-logout-uri")]
+        frontchannel_logout_uri: Option<String>,
+        /// POSTed a signed logout token when a session ends (queued and retried).
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -83,6 +89,8 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             required_permissions,
             requires_terms,
             scope,
+            frontchannel_logout_uri,
+            backchannel_logout_uri,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -103,6 +111,8 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 required_permissions,
                 requires_terms,
                 scope,
+                frontchannel_logout_uri,
+                backchannel_logout_uri,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

@@ -172,8 +172,8 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
             }
             Ok(())
         }
-        UserCommand::Disable { user } => set_status(&store, &user, UserStatus::Disabled).await,
-        UserCommand::Enable { user } => set_status(&store, &user, UserStatus::Active).await,
+        UserCommand::Disable { user } => set_status(settings, &store, &user, UserStatus::Disabled).await,
+        UserCommand::Enable { user } => set_status(settings, &store, &user, UserStatus::Active).await,
         UserCommand::SetRole { user, roles } => {
             let user = find(&store, &user).await?;
             store.users().set_roles(&user.id, &roles).await?;
@@ -187,7 +187,9 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
             if user.status == UserStatus::Invited {
                 store.users().set_status(&user.id, UserStatus::Active).await?;
             }
-            println!("password set for {}", user.email);
+            // As after a reset: whoever knew the old password is out.
+            let (sessions, grants) = crate::logout::ended::sign_out_everywhere(&store, settings, &user.id).await?;
+            println!("password set for {} ({sessions} sessions ended, {grants} grants revoked)", user.email);
             Ok(())
         }
         UserCommand::ResendActivation { user } => {
@@ -272,13 +274,18 @@ fn invitation_state(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> Str
     }
 }
 
-async fn set_status(store: &Store, user: &str, status: UserStatus) -> Result<(), StartError> {
+async fn set_status(settings: &Settings, store: &Store, user: &str, status: UserStatus) -> Result<(), StartError> {
     let user = find(store, user).await?;
     if status == UserStatus::Active && user.status == UserStatus::Invited {
         return Err(StartError::Usage(format!("{} has not activated their account yet", user.email)));
     }
     store.users().set_status(&user.id, status).await?;
-    println!("{} is now {}", user.email, status.as_str());
+    if status == UserStatus::Disabled {
+        let (sessions, grants) = crate::logout::ended::sign_out_everywhere(store, settings, &user.id).await?;
+        println!("{} is now {} ({sessions} sessions ended, {grants} grants revoked)", user.email, status.as_str());
+    } else {
+        println!("{} is now {}", user.email, status.as_str());
+    }
     Ok(())
 }
 

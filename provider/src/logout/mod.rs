@@ -17,6 +17,16 @@
 //!
 //! Only the session the browser presents is ended: a hint's `sid` never names a session to end,
 //! so a hint for someone else's session cannot sign them out.
+//!
+//! What an ended session sets off — revoked grants, back-channel logout tokens — is
+//! [`ended`]'s, whichever way the session ended; [`backchannel`] delivers the tokens and
+//! [`frontchannel`] puts the clients' logout frames on the "signed out" page. When a logout goes
+//! back to the client and some client has a front-channel URI, the page shows first: its frames
+//! load, then it continues to the client (by script, or by its button without one).
+
+pub mod backchannel;
+pub mod ended;
+pub mod frontchannel;
 
 use crate::authorize::interaction::{csrf_refused, form, server_error, with_cookies};
 use crate::oauth::Client;
@@ -26,8 +36,8 @@ use crate::web::{cookies, csrf, pages};
 use axum::extract::{RawForm, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use poort_storage::repo::{AuditEvent, SessionRecord};
-use poort_storage::{StorageError, now};
+use poort_storage::StorageError;
+use poort_storage::repo::AuditEvent;
 use poort_themes::Locale;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -40,15 +50,23 @@ pub const END_SESSION_PATH: &str = "/session/end";
 /// The field the confirmation page's button sends.
 const CONFIRM_FIELD: &str = "confirm";
 
+/// The discovery members of every logout mechanism.
+pub fn metadata(doc: &mut Map<String, Value>) {
+    backchannel::metadata(doc);
+    frontchannel::metadata(doc);
+}
+
 /// Ends the session the browser presents, if any (audited as `logout`, with the client that
-/// asked, if any); returns the session that ended.
+/// asked, if any); returns the front-channel logout frames of the session that ended.
 pub async fn end_browser_session(
     state: &AppState,
     headers: &HeaderMap,
     client_id: Option<&str>,
-) -> Result<Option<SessionRecord>, StorageError> {
-    let Some(current) = session::current(state, headers).await? else { return Ok(None) };
-    state.store.sessions().end(&current.id, now()).await?;
+) -> Result<Vec<String>, StorageError> {
+    let Some(current) = session::current(state, headers).await? else { return Ok(Vec::new()) };
+    // Read before the session ends: its clients are purged with it.
+    let frames = frontchannel::frames(state, &current).await?;
+    ended::end_session(state, &current).await?;
     let event = AuditEvent {
         kind: "logout".into(),
         user_id: Some(current.user_id.clone()),
@@ -57,19 +75,30 @@ pub async fn end_browser_session(
         detail: json!({ "session_id": current.id }),
     };
     let _ = state.store.audit().record(event).await;
-    Ok(Some(current))
+    Ok(frames)
 }
 
-/// The `Set-Cookie` that removes the session cookie.
-fn clear_session_cookie(state: &AppState) -> String {
-    cookies::clear(SESSION_COOKIE, session::secure_cookies(state))
+/// Where the "signed out" page leads.
+struct Onward<'a> {
+    /// The client's post-logout URI, `state` included.
+    uri: String,
+    client_name: &'a str,
+    /// Go there by itself once the logout frames have loaded.
+    automatic: bool,
 }
 
-/// The "signed out" page (the session cookie cleared with it).
-fn logged_out_page(state: &AppState, locale: Locale) -> Response {
-    let data = json!({ "client_name": null, "return_uri": null, "frontchannel_logout_uris": [] });
-    let page = pages::render(state, locale, StatusCode::OK, "logged_out", &data);
-    with_cookies(page, [clear_session_cookie(state)])
+/// The "signed out" page with the clients' front-channel frames (and a CSP that allows exactly
+/// them), the session cookies cleared with it.
+fn logged_out_page(state: &AppState, locale: Locale, frames: &[String], onward: Option<Onward<'_>>) -> Response {
+    let data = json!({
+        "client_name": onward.as_ref().map(|o| o.client_name),
+        "return_uri": onward.as_ref().map(|o| o.uri.as_str()),
+        "auto_return": onward.as_ref().is_some_and(|o| o.automatic),
+        "frontchannel_logout_uris": frames,
+    });
+    let mut page = pages::render(state, locale, StatusCode::OK, "logged_out", &data);
+    pages::allow_frames(&mut page, &frontchannel::frame_sources(frames));
+    with_cookies(page, session::signed_out_cookies(state))
 }
 
 /// `POST /logout`: the account page's sign-out form (CSRF-checked).
@@ -78,10 +107,10 @@ pub async fn account_logout(State(state): State<AppState>, headers: HeaderMap, R
     if !csrf::verify(&headers, fields.get(csrf::CSRF_FIELD).map(String::as_str)) {
         return csrf_refused(&state, &headers);
     }
-    if let Err(error) = end_browser_session(&state, &headers, None).await {
-        return server_error(&state, &headers, error);
+    match end_browser_session(&state, &headers, None).await {
+        Ok(frames) => logged_out_page(&state, pages::locale(&state, &headers, None), &frames, None),
+        Err(error) => server_error(&state, &headers, error),
     }
-    logged_out_page(&state, pages::locale(&state, &headers, None))
 }
 
 /// `GET /session/end`.
@@ -147,7 +176,7 @@ async fn end_session(state: &AppState, headers: &HeaderMap, params: &HashMap<Str
             return confirmation_page(state, headers, locale, client_id, redirect_uri, request_state, params).await;
         }
         return match end_browser_session(state, headers, client_id).await {
-            Ok(_) => logged_out_page(state, locale),
+            Ok(frames) => logged_out_page(state, locale, &frames, None),
             Err(error) => server_error(state, headers, error),
         };
     };
@@ -177,10 +206,16 @@ async fn end_session(state: &AppState, headers: &HeaderMap, params: &HashMap<Str
         return refused(state, locale, "error.invalid_redirect_uri", "post_logout_redirect_uri is not registered");
     }
 
-    if let Err(error) = end_browser_session(state, headers, Some(&client.id)).await {
-        return server_error(state, headers, error);
-    }
+    let frames = match end_browser_session(state, headers, Some(&client.id)).await {
+        Ok(frames) => frames,
+        Err(error) => return server_error(state, headers, error),
+    };
     match redirect_uri {
+        // The frames must load in this browser before it leaves: the page first.
+        Some(uri) if !frames.is_empty() => {
+            let onward = Onward { uri: with_state(uri, request_state), client_name: client.display_name(), automatic: true };
+            logged_out_page(state, locale, &frames, Some(onward))
+        }
         Some(uri) => {
             let location = with_state(uri, request_state);
             let mut response = StatusCode::SEE_OTHER.into_response();
@@ -191,9 +226,9 @@ async fn end_session(state: &AppState, headers: &HeaderMap, params: &HashMap<Str
                 Err(error) => return server_error(state, headers, error),
             }
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            with_cookies(response, [clear_session_cookie(state)])
+            with_cookies(response, session::signed_out_cookies(state))
         }
-        None => logged_out_page(state, locale),
+        None => logged_out_page(state, locale, &frames, None),
     }
 }
 
@@ -281,22 +316,19 @@ async fn confirmed(state: &AppState, headers: &HeaderMap, params: &HashMap<Strin
         Some(id) => Client::load(&state.store, id).await.ok().flatten(),
         None => None,
     };
-    if let Err(error) = end_browser_session(state, headers, client.as_ref().map(|c| c.id.as_str())).await {
-        return server_error(state, headers, error);
-    }
-    let return_uri = match (&client, param(params, "post_logout_redirect_uri")) {
-        (Some(client), Some(uri)) if client.has_post_logout_redirect_uri(uri) => {
-            Some(with_state(uri, param(params, "state")))
-        }
+    let frames = match end_browser_session(state, headers, client.as_ref().map(|c| c.id.as_str())).await {
+        Ok(frames) => frames,
+        Err(error) => return server_error(state, headers, error),
+    };
+    let onward = match (&client, param(params, "post_logout_redirect_uri")) {
+        (Some(client), Some(uri)) if client.has_post_logout_redirect_uri(uri) => Some(Onward {
+            uri: with_state(uri, param(params, "state")),
+            client_name: client.display_name(),
+            automatic: false,
+        }),
         _ => None,
     };
-    let data = json!({
-        "client_name": return_uri.as_ref().and(client.as_ref()).map(|c| c.display_name().to_string()),
-        "return_uri": return_uri,
-        "frontchannel_logout_uris": [],
-    });
-    let page = pages::render(state, locale, StatusCode::OK, "logged_out", &data);
-    with_cookies(page, [clear_session_cookie(state)])
+    logged_out_page(state, locale, &frames, onward)
 }
 
 #[cfg(test)]

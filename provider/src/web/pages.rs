@@ -46,6 +46,18 @@ pub fn with_page_headers(mut response: Response) -> Response {
     response
 }
 
+/// Lets the page frame exactly `sources` (the front-channel logout frames): the page's CSP with
+/// a `frame-src` for them. Nothing changes without sources.
+pub fn allow_frames(response: &mut Response, sources: &[String]) {
+    if sources.is_empty() {
+        return;
+    }
+    let policy = format!("{PAGE_CSP}; frame-src {}", sources.join(" "));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// `/assets/{name}`: the theme's stylesheet, logo and password meter. Their URLs carry the
 /// theme's version, so they may be cached for long.
 pub async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {

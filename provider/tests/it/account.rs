@@ -75,6 +75,8 @@ impl Fixture {
                 acr: Some("1".into()),
                 idle_expires_at: now() + 3600,
                 expires_at: now() + 36000,
+                user_agent: None,
+                ip: None,
             })
             .await
             .unwrap();

@@ -55,6 +55,20 @@ impl Browser {
         self.send(Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"), Body::from(body)).await
     }
 
+    /// A GET with an `Authorization` header (a bearer token, say).
+    pub async fn get_authorized(&mut self, uri: &str, authorization: &str) -> Page {
+        self.send(Request::get(uri).header(header::AUTHORIZATION, authorization), Body::empty()).await
+    }
+
+    /// A form POST with an `Authorization` header (HTTP Basic client credentials, say).
+    pub async fn post_form_authorized(&mut self, uri: &str, fields: &[(&str, &str)], authorization: &str) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, authorization);
+        self.send(request, Body::from(body)).await
+    }
+
     async fn send(&mut self, mut builder: axum::http::request::Builder, body: Body) -> Page {
         if !self.cookies.is_empty() {
             let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");

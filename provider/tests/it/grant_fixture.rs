@@ -137,6 +137,8 @@ impl Op {
                 acr: Some("urn:poort:acr:password".into()),
                 idle_expires_at: now() + 3600,
                 expires_at: now() + 36000,
+                user_agent: None,
+                ip: None,
             })
             .await
             .unwrap();

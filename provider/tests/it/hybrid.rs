@@ -40,6 +40,8 @@ async fn setup() -> (Op, Browser) {
             acr: Some("1".into()),
             idle_expires_at: now() + 3600,
             expires_at: now() + 36000,
+            user_agent: None,
+            ip: None,
         })
         .await
         .unwrap();
@@ -84,7 +86,8 @@ async fn every_response_type_issues_exactly_its_tokens_bound_by_their_hashes() {
             fragment(&page)
         };
         let expected: Vec<&str> = {
-            let mut keys = vec!["iss", "state"];
+            // session_state: OpenID Connect Session Management, in every response.
+            let mut keys = vec!["iss", "session_state", "state"];
             if words.contains(&"code") {
                 keys.push("code");
             }

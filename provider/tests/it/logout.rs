@@ -16,22 +16,27 @@ use poort_storage::repo::{NewSession, NewUser, UserStatus};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
-const ISSUER: &str = "https://op.example";
-const CB: &str = "https://rp.example/cb";
-const BYE: &str = "https://rp.example/bye";
+pub(crate) const ISSUER: &str = "https://op.example";
+pub(crate) const CB: &str = "https://rp.example/cb";
+pub(crate) const BYE: &str = "https://rp.example/bye";
 use crate::support::CLIENT_SECRET as SECRET;
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// Like the suite's: letters, digits and punctuation, percent-encoded on the way.
 const STATE: &str = "aB3-._~!$'()*,/:?@[]x%&=";
 
-struct Fixture {
-    state: AppState,
+pub(crate) struct Fixture {
+    pub(crate) state: AppState,
     _dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    async fn new() -> Self {
-        let (state, dir) = crate::support::provider(ISSUER, |_| {}).await;
+    pub(crate) async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// The fixture on a provider whose settings `configure` changed.
+    pub(crate) async fn with(configure: impl FnOnce(&mut poort_config::Settings)) -> Self {
+        let (state, dir) = crate::support::provider(ISSUER, configure).await;
         let fixture = Self { state, _dir: dir };
         fixture
             .client("rp", json!({ "redirect_uris": [CB], "post_logout_redirect_uris": [BYE], "client_name": "The RP", "first_party": true }))
@@ -42,11 +47,11 @@ impl Fixture {
         fixture
     }
 
-    async fn client(&self, id: &str, metadata: Value) {
+    pub(crate) async fn client(&self, id: &str, metadata: Value) {
         crate::support::insert_client(&self.state, id, metadata).await;
     }
 
-    async fn user(&self, email: &str) -> String {
+    pub(crate) async fn user(&self, email: &str) -> String {
         self.state
             .store
             .users()
@@ -65,7 +70,7 @@ impl Fixture {
             .id
     }
 
-    fn browser(&self) -> Browser {
+    pub(crate) fn browser(&self) -> Browser {
         Browser::new(app::app(self.state.clone()))
     }
 
@@ -85,6 +90,8 @@ impl Fixture {
                 acr: Some("1".into()),
                 idle_expires_at: now() + 3600,
                 expires_at: now() + 36000,
+                user_agent: None,
+                ip: None,
             })
             .await
             .unwrap();
@@ -93,7 +100,7 @@ impl Fixture {
         (b, session.id)
     }
 
-    async fn session_live(&self, session_id: &str) -> bool {
+    pub(crate) async fn session_live(&self, session_id: &str) -> bool {
         self.state.store.sessions().get(session_id).await.unwrap().unwrap().is_live(now())
     }
 
@@ -115,15 +122,21 @@ impl Fixture {
 
 /// Signs in through `/authorize` and redeems the code: the real ID token.
 async fn sign_in_for_id_token(f: &Fixture, b: &mut Browser) -> String {
-    let first = b.get(&authorize("")).await;
-    let login = first.location.unwrap();
-    assert!(login.starts_with("/login?ticket="), "{login}");
-    let done = b.sign_in(&login, "ann@example.com", PASSWORD).await;
-    let code = done.location_params().get("code").cloned().unwrap_or_else(|| panic!("a code: {:?} {}", done.location, done.body));
+    tokens_for(f, b, "rp", "").await["id_token"].as_str().unwrap().to_string()
+}
+
+/// Signs `client` in through `/authorize` (ann's password when the browser has no session; the
+/// request's `extra` parameters added) and redeems the code: the token response.
+pub(crate) async fn tokens_for(f: &Fixture, b: &mut Browser, client: &str, extra: &str) -> Value {
+    let mut page = b.get(&authorize_for(client, extra)).await;
+    if let Some(login) = page.location.clone().filter(|l| l.starts_with("/login?ticket=")) {
+        page = b.sign_in(&login, "ann@example.com", PASSWORD).await;
+    }
+    let code = page.location_params().get("code").cloned().unwrap_or_else(|| panic!("a code: {:?} {}", page.location, page.body));
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB)])
         .finish();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("rp:{SECRET}"));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client}:{SECRET}"));
     let request = Request::post("/token")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::AUTHORIZATION, format!("Basic {basic}"))
@@ -132,24 +145,30 @@ async fn sign_in_for_id_token(f: &Fixture, b: &mut Browser) -> String {
     let response = app::app(f.state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let tokens: Value = serde_json::from_slice(&bytes).unwrap();
-    tokens["id_token"].as_str().unwrap().to_string()
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// An authorization request of `client` (redirect URI `CB`) with `extra` parameters (scope
+/// `openid` unless they name one).
+pub(crate) fn authorize_for(client: &str, extra: &str) -> String {
+    let scope = if extra.contains("&scope=") { "" } else { "&scope=openid" };
+    format!("/authorize?client_id={client}&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code{scope}&state=xyz{extra}")
 }
 
 fn authorize(extra: &str) -> String {
-    format!("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&state=xyz{extra}")
+    authorize_for("rp", extra)
 }
 
 fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-fn end_session(params: &[(&str, &str)]) -> String {
+pub(crate) fn end_session(params: &[(&str, &str)]) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     if query.is_empty() { "/session/end".into() } else { format!("/session/end?{query}") }
 }
 
-fn claims_of(jwt: &str) -> Map<String, Value> {
+pub(crate) fn claims_of(jwt: &str) -> Map<String, Value> {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
@@ -171,7 +190,7 @@ fn assert_logged_out_page(page: &Page) {
 }
 
 /// After a logout, `prompt=none` answers login_required.
-async fn assert_signed_out(b: &mut Browser) {
+pub(crate) async fn assert_signed_out(b: &mut Browser) {
     let page = b.get(&authorize("&prompt=none")).await;
     let params = page.location_params();
     assert!(page.location.as_deref().unwrap().starts_with(CB), "{:?}", page.location);

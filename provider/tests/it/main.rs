@@ -12,6 +12,7 @@ mod grant_fixture;
 mod hybrid;
 mod keys;
 mod logout;
+mod logout_channels;
 mod metadata;
 mod postgres;
 mod process;

@@ -9,6 +9,7 @@ pub mod federation;
 pub mod grants;
 pub mod instance;
 pub mod keys;
+pub mod logout;
 pub mod one_time;
 pub mod replay;
 pub mod sessions;

@@ -18,6 +18,8 @@ pub mod session {
         pub idle_expires_at: i64,
         pub expires_at: i64,
         pub ended_at: Option<i64>,
+        pub user_agent: Option<String>,
+        pub ip: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -333,6 +333,32 @@ impl<'a> Grants<'a> {
         Ok(revoked)
     }
 
+    /// Revokes the live grants made through a browser session (which has ended), with their
+    /// tokens; grants whose scope holds `keep_scope` (`offline_access`, when offline access is
+    /// meant to outlive the session) are left alone. Returns the revoked grant ids.
+    pub async fn revoke_session_grants(
+        &self,
+        session_id: &str,
+        keep_scope: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let grants = grant::Entity::find()
+            .filter(grant::Column::SessionId.eq(session_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .all(self.db)
+            .await?;
+        let mut revoked = Vec::new();
+        for grant in grants {
+            if keep_scope.is_some_and(|kept| grant.scope.split(' ').any(|s| s == kept)) {
+                continue;
+            }
+            if self.revoke_grant(&grant.id, at).await? {
+                revoked.push(grant.id);
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Revokes every live grant of a client (and so every token issued under them), for a client
     /// that is being removed. Returns the revoked grant ids.
     pub async fn revoke_client_grants(&self, client_id: &str, at: i64) -> Result<Vec<String>, StorageError> {

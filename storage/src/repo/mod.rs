@@ -12,6 +12,7 @@ pub mod federation;
 pub mod grants;
 pub mod instance;
 pub mod keys;
+pub mod logout;
 pub mod one_time;
 pub mod replay;
 pub mod roles;
@@ -30,6 +31,7 @@ pub use grants::{
 };
 pub use instance::InstanceValues;
 pub use keys::{NewSigningKey, SigningKeyRecord, SigningKeys, Supersede};
+pub use logout::{AttemptOutcome, DeliveryStatus, LogoutDeliveries, LogoutDeliveryRecord, NewLogoutDelivery};
 pub use one_time::{NewOneTimeToken, OneTimePurpose, OneTimeTokenRecord, OneTimeTokens, RedeemOutcome};
 pub use replay::ReplayGuard;
 pub use roles::{RoleRecord, Roles};

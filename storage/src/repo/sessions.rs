@@ -23,6 +23,10 @@ pub struct NewSession {
     pub acr: Option<String>,
     pub idle_expires_at: i64,
     pub expires_at: i64,
+    /// The browser that signed in (its `User-Agent`, shortened), shown to the person.
+    pub user_agent: Option<String>,
+    /// The client address that signed in.
+    pub ip: Option<String>,
 }
 
 /// A stored session. `id` is the `sid` claim.
@@ -39,6 +43,8 @@ pub struct SessionRecord {
     pub idle_expires_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 impl SessionRecord {
@@ -63,6 +69,8 @@ impl TryFrom<session::Model> for SessionRecord {
             idle_expires_at: m.idle_expires_at,
             expires_at: m.expires_at,
             ended_at: m.ended_at,
+            user_agent: m.user_agent,
+            ip: m.ip,
         })
     }
 }
@@ -99,6 +107,8 @@ impl<'a> Sessions<'a> {
             idle_expires_at: Set(new.idle_expires_at),
             expires_at: Set(new.expires_at),
             ended_at: Set(None),
+            user_agent: Set(new.user_agent),
+            ip: Set(new.ip),
         }
         .insert(self.db)
         .await
@@ -129,6 +139,45 @@ impl<'a> Sessions<'a> {
             .col_expr(session::Column::IdleExpiresAt, Expr::val(idle_expires_at))
             .filter(session::Column::Id.eq(id))
             .filter(live(now))
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// A new sign-in by the session's own user in the same browser: the session keeps its id
+    /// (`sid`) and clients, and gets a new cookie (no fixation across the sign-in), a new
+    /// `auth_time`, `amr` and `acr`. False when the session is no longer live.
+    pub async fn reauthenticate(
+        &self,
+        id: &str,
+        cookie_hash: &str,
+        auth_time: i64,
+        amr: &[String],
+        acr: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        let at = now();
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::CookieHash, Expr::val(cookie_hash))
+            .col_expr(session::Column::AuthTime, Expr::val(auth_time))
+            .col_expr(session::Column::Amr, Expr::val(strings_to_json(amr)))
+            .col_expr(session::Column::Acr, Expr::val(acr.map(str::to_string)))
+            .col_expr(session::Column::LastSeenAt, Expr::val(at))
+            .filter(session::Column::Id.eq(id))
+            .filter(live(at))
+            .exec(self.db)
+            .await
+            .map_err(|e| StorageError::conflict_or(e, "session cookie"))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Ends one of `user_id`'s sessions (a person or an administrator signing out a device).
+    /// True when it was live; false for another user's session, an unknown or an ended one.
+    pub async fn end_for_user(&self, user_id: &str, id: &str, at: i64) -> Result<bool, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::val(at))
+            .filter(session::Column::Id.eq(id))
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(live(at))
             .exec(self.db)
             .await?;
         Ok(result.rows_affected == 1)

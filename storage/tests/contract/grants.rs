@@ -22,6 +22,7 @@ contract!(
     revoke_token_and_family,
     revoke_user_grants_by_client,
     revoke_client_grants_for_every_user,
+    revoke_session_grants_keeps_offline_access_when_asked,
     extend_grant_only_while_live,
     purge_removes_only_expired_rows,
 );
@@ -395,6 +396,30 @@ async fn revoke_client_grants_for_every_user(db: Db) {
     assert!(!grants.find_token("t-leaving").await.unwrap().unwrap().is_active(now()));
     assert!(grants.get_grant(&other.id).await.unwrap().unwrap().is_active(now()));
     assert!(grants.revoke_client_grants("leaving", now()).await.unwrap().is_empty(), "nothing left to revoke");
+}
+
+async fn revoke_session_grants_keeps_offline_access_when_asked(db: Db) {
+    let grants = db.store.grants();
+    let online = grants.create_grant(new_grant("webapp", "user-1")).await.unwrap();
+    let offline = grants
+        .create_grant(NewGrant { scope: "openid offline_access".to_string(), ..new_grant("mobile", "user-1") })
+        .await
+        .unwrap();
+    let elsewhere =
+        grants.create_grant(NewGrant { session_id: Some("session-2".to_string()), ..new_grant("webapp", "user-1") }).await.unwrap();
+    grants.store_token(token("r-online", TokenKind::Refresh, &online)).await.unwrap().unwrap();
+    grants.store_token(token("r-offline", TokenKind::Refresh, &offline)).await.unwrap().unwrap();
+
+    let revoked = grants.revoke_session_grants("session-1", Some("offline_access"), now()).await.unwrap();
+    assert_eq!(revoked, [online.id.clone()]);
+    assert!(!grants.find_token("r-online").await.unwrap().unwrap().is_active(now()));
+    assert!(grants.find_token("r-offline").await.unwrap().unwrap().is_active(now()), "offline access outlives the session");
+    assert!(grants.get_grant(&elsewhere.id).await.unwrap().unwrap().is_active(now()), "another session's grant stays");
+
+    // Without a kept scope, offline access ends with the session too.
+    assert_eq!(grants.revoke_session_grants("session-1", None, now()).await.unwrap(), [offline.id.clone()]);
+    assert!(!grants.find_token("r-offline").await.unwrap().unwrap().is_active(now()));
+    assert!(grants.revoke_session_grants("session-1", None, now()).await.unwrap().is_empty());
 }
 
 async fn revoke_user_grants_by_client(db: Db) {

@@ -13,6 +13,7 @@ mod consents;
 mod federation;
 mod grants;
 mod keys;
+mod logout;
 mod migrations;
 mod one_time;
 mod replay;

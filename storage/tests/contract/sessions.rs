@@ -11,6 +11,8 @@ contract!(
     list_for_user_shows_live_sessions_newest_first,
     clients_are_recorded_once_in_order,
     purge_removes_dead_sessions_and_their_clients,
+    reauthenticating_keeps_the_id_and_clients_with_a_new_cookie,
+    end_for_user_ends_only_that_users_live_session,
 );
 
 const HOUR: i64 = 3600;
@@ -24,6 +26,8 @@ fn new_session(cookie_hash: &str, user_id: &str) -> NewSession {
         acr: None,
         idle_expires_at: now() + HOUR,
         expires_at: now() + 8 * HOUR,
+        user_agent: None,
+        ip: None,
     }
 }
 
@@ -39,6 +43,8 @@ async fn create_round_trips_every_field(db: Db) {
             acr: Some("urn:poort:acr:mfa".to_string()),
             idle_expires_at: 4_000_000_000,
             expires_at: 4_100_000_000,
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_string()),
+            ip: Some("192.0.2.7".to_string()),
         })
         .await
         .unwrap();
@@ -53,6 +59,8 @@ async fn create_round_trips_every_field(db: Db) {
     assert_eq!(created.idle_expires_at, 4_000_000_000);
     assert_eq!(created.expires_at, 4_100_000_000);
     assert_eq!(created.ended_at, None);
+    assert_eq!(created.user_agent.as_deref(), Some("Mozilla/5.0 (X11; Linux x86_64)"));
+    assert_eq!(created.ip.as_deref(), Some("192.0.2.7"));
     assert!(created.is_live(now()));
     assert_eq!(sessions.get(&created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(sessions.find_by_cookie_hash("cookie-1", now()).await.unwrap(), Some(created.clone()));
@@ -179,4 +187,39 @@ async fn purge_removes_dead_sessions_and_their_clients(db: Db) {
     assert!(sessions.get(&live.id).await.unwrap().is_some());
     assert_eq!(sessions.clients_of(&live.id).await.unwrap(), ["webapp"]);
     assert_eq!(sessions.purge_expired(t).await.unwrap(), 0);
+}
+
+async fn reauthenticating_keeps_the_id_and_clients_with_a_new_cookie(db: Db) {
+    let sessions = db.store.sessions();
+    let session = sessions.create(new_session("old-cookie", "u")).await.unwrap();
+    sessions.add_client(&session.id, "crm").await.unwrap();
+    let amr = vec!["fed".to_string(), "mfa".to_string()];
+    assert!(sessions.reauthenticate(&session.id, "new-cookie", session.auth_time + 60, &amr, Some("2")).await.unwrap());
+    assert_eq!(sessions.find_by_cookie_hash("old-cookie", now()).await.unwrap(), None, "the old cookie no longer works");
+    let again = sessions.find_by_cookie_hash("new-cookie", now()).await.unwrap().unwrap();
+    assert_eq!(again.id, session.id);
+    assert_eq!(again.auth_time, session.auth_time + 60);
+    assert_eq!(again.amr, amr);
+    assert_eq!(again.acr.as_deref(), Some("2"));
+    assert_eq!(again.created_at, session.created_at);
+    assert_eq!(sessions.clients_of(&session.id).await.unwrap(), ["crm"]);
+
+    // Another session's cookie cannot be taken over, and an ended session stays ended.
+    let other = sessions.create(new_session("other-cookie", "u")).await.unwrap();
+    assert_conflict(sessions.reauthenticate(&session.id, "other-cookie", now(), &amr, None).await, "session");
+    sessions.end(&other.id, now()).await.unwrap();
+    assert!(!sessions.reauthenticate(&other.id, "fresh", now(), &amr, None).await.unwrap());
+    assert_eq!(sessions.find_by_cookie_hash("fresh", now()).await.unwrap(), None);
+}
+
+async fn end_for_user_ends_only_that_users_live_session(db: Db) {
+    let sessions = db.store.sessions();
+    let alice = sessions.create(new_session("a", "alice")).await.unwrap();
+    let bob = sessions.create(new_session("b", "bob")).await.unwrap();
+    assert!(!sessions.end_for_user("alice", &bob.id, now()).await.unwrap(), "not alice's session");
+    assert!(sessions.get(&bob.id).await.unwrap().unwrap().is_live(now()));
+    assert!(sessions.end_for_user("alice", &alice.id, 500).await.unwrap());
+    assert_eq!(sessions.get(&alice.id).await.unwrap().unwrap().ended_at, Some(500));
+    assert!(!sessions.end_for_user("alice", &alice.id, 600).await.unwrap(), "already ended");
+    assert!(!sessions.end_for_user("alice", "no-such-session", 600).await.unwrap());
 }
