@@ -60,6 +60,7 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
             advertised_as: None,
             handler: get(crate::account::password::show).post(crate::account::password::change),
         },
+        Endpoint { path: crate::account::sessions::END_PATH, advertised_as: None, handler: post(crate::account::sessions::end) },
         Endpoint { path: crate::logout::ACCOUNT_LOGOUT_PATH, advertised_as: None, handler: post(crate::logout::account_logout) },
         Endpoint {
             path: crate::logout::END_SESSION_PATH,

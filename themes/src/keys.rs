@@ -34,7 +34,7 @@ pub const ACTIVATION_LINK_STATES: &[&str] =
 
 /// Other form messages the code chooses (`message_key`, `notice_key`).
 pub const FORM_MESSAGES: &[&str] =
-    &["terms.must_accept", "change_password.current_incorrect", "account.password_changed"];
+    &["terms.must_accept", "change_password.current_incorrect", "account.password_changed", "account.sessions_ended"];
 
 /// Why the server refused a new password (`password_error.key`).
 pub const PASSWORD_REASONS: &[&str] = &[

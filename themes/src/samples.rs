@@ -193,11 +193,24 @@ pub fn page_samples(name: &str) -> Vec<Value> {
                 "csrf_token": "csrf-123",
                 "message_key": null,
                 "notice_key": "account.password_changed",
+                "other_sessions": true,
+                "sessions": [
+                    {
+                        "id": "s-1", "current": true, "device": "Firefox on Linux", "ip": "192.0.2.7",
+                        "signed_in": "2026-12-05 09:12 UTC", "last_seen": "2026-12-05 10:40 UTC", "clients": "CRM, Settings",
+                    },
+                    {
+                        "id": "s-2", "current": false, "device": null, "ip": null,
+                        "signed_in": "2026-12-04 16:02 UTC", "last_seen": "2026-12-04 17:30 UTC", "clients": "",
+                    },
+                ],
             });
             let mut federated = first.clone();
             federated["user"] = json!({ "name": null, "username": "jan", "email": null });
             federated["federated_connector"] = json!("Google Workspace");
             federated["notice_key"] = Value::Null;
+            federated["other_sessions"] = json!(false);
+            federated["sessions"] = json!([first["sessions"][0].clone()]);
             vec![first, federated]
         }
         _ => Vec::new(),

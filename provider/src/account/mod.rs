@@ -1,12 +1,14 @@
 //! The personal settings pages at documented URLs a relying party can link to: `/account` (who
-//! is signed in, links to change the password and to sign out), `/account/password` ([`password`])
-//! and `POST /logout` ([`crate::logout`]).
+//! is signed in, where else they are signed in, links to change the password and to sign out),
+//! `/account/password` ([`password`]), `POST /account/sessions/end` ([`sessions`]) and
+//! `POST /logout` ([`crate::logout`]).
 //!
 //! They need a session. Without one, the browser goes to the sign-in page first with a ticket
 //! whose `return_to` brings it back here (see [`crate::authorize::ticket`]): the same sign-in
 //! page, headed with Poort's own name instead of a client's.
 
 pub mod password;
+pub mod sessions;
 
 use crate::authorize::interaction::{self, Step, server_error, with_cookies};
 use crate::authorize::ticket::{self, Ticket};
@@ -76,14 +78,28 @@ pub fn user_id(user: &UserRecord) -> &str {
     user.username.as_deref().unwrap_or(&user.email)
 }
 
-/// The account page, with an optional success notice (`account.*`).
-pub fn account_page(state: &AppState, locale: Locale, user: &UserRecord, csrf: &str, notice_key: Option<&str>) -> Response {
+/// The account page, with an optional success notice (`account.*`); `current` is the session
+/// of the browser that asks.
+pub async fn account_page(
+    state: &AppState,
+    locale: Locale,
+    user: &UserRecord,
+    current: &str,
+    csrf: &str,
+    notice_key: Option<&str>,
+) -> Response {
+    let sessions = match sessions::page_value(&state.store, &user.id, current).await {
+        Ok(sessions) => sessions,
+        Err(error) => return server_error(state, &HeaderMap::new(), error),
+    };
     let data = json!({
         "user": { "name": user.display_name, "username": user_id(user), "email": user.email },
         "federated_connector": federated_connector(user),
         "csrf_token": csrf,
         "message_key": null,
         "notice_key": notice_key,
+        "other_sessions": sessions.len() > 1,
+        "sessions": sessions,
     });
     pages::render(state, locale, StatusCode::OK, "account", &data)
 }
@@ -91,7 +107,7 @@ pub fn account_page(state: &AppState, locale: Locale, user: &UserRecord, csrf: &
 /// `GET /account`.
 pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let ui_locales = ui_locales(query.as_deref());
-    let (_, user) = match signed_in(&state, &headers).await {
+    let (session, user) = match signed_in(&state, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => {
             // Back to this page in the same language.
@@ -105,5 +121,5 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(qu
     };
     let locale = pages::locale(&state, &headers, ui_locales.as_deref());
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
-    with_cookies(account_page(&state, locale, &user, &csrf, None), set_csrf)
+    with_cookies(account_page(&state, locale, &user, &session.id, &csrf, None).await, set_csrf)
 }

@@ -126,5 +126,5 @@ pub async fn change(State(state): State<AppState>, ip: ClientIp, headers: Header
     };
     let detail = json!({ "sessions_ended": sessions_ended, "grants_revoked": grants_revoked });
     let _ = state.store.audit().record(audit("password.changed", detail)).await;
-    account_page(&state, locale, &user, csrf, Some(CHANGED))
+    account_page(&state, locale, &user, &current_session.id, csrf, Some(CHANGED)).await
 }

@@ -7,6 +7,7 @@
 //! - [`landing`]: where someone goes once their password is set.
 //! - [`throttle`]: failed sign-ins and mail requests, counted per account and per client address.
 //! - [`overview`]: an account as an administrator sees it (the CLI and the admin API).
+//! - [`sessions`]: a user's sessions as the person and administrators see them, and ending one.
 //!
 //! Both kinds of link carry a 256-bit random token that is stored only as its keyed hash, works
 //! once, expires, and replaces any older link of its kind ([`links`]). Tokens, links and
@@ -18,6 +19,7 @@ pub mod links;
 mod new_password;
 pub mod overview;
 pub mod reset;
+pub mod sessions;
 pub mod throttle;
 
 use crate::state::AppState;

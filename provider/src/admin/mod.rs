@@ -6,18 +6,20 @@
 //!
 //! - [`auth`]: the [`auth::Admin`] extractor (the bearer check and its refusals);
 //! - [`error`]: the one error type, mapped to statuses and JSON bodies in one place;
-//! - [`users`] and [`roles`]: the endpoints. Each change is recorded as an `admin.*` audit event
-//!   naming the acting client.
+//! - [`users`], [`sessions`], [`roles`] and [`logout`] (the back-channel logout outbox): the
+//!   endpoints. Each change is recorded as an `admin.*` audit event naming the acting client.
 
 pub mod auth;
 pub mod error;
+pub mod logout;
 pub mod roles;
+pub mod sessions;
 pub mod users;
 
 use crate::routes::Endpoint;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde_json::Value;
 
 /// The scope an access token needs for the admin API.
@@ -34,6 +36,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint("/admin/users/{user}/roles", put(users::set_roles)),
         endpoint("/admin/users/{user}/password", put(users::set_password)),
         endpoint("/admin/users/{user}/resend-activation", post(users::resend_activation)),
+        endpoint("/admin/users/{user}/sessions", get(sessions::list).delete(sessions::end_all)),
+        endpoint("/admin/users/{user}/sessions/{sid}", delete(sessions::end)),
+        endpoint("/admin/logout-deliveries", get(logout::list)),
+        endpoint("/admin/logout-deliveries/{id}/retry", post(logout::retry)),
         endpoint("/admin/roles", get(roles::list)),
         endpoint("/admin/roles/{name}", put(roles::set).delete(roles::remove)),
     ]

@@ -25,8 +25,19 @@ const MAX_LIMIT: u64 = 1000;
 
 #[derive(Debug, Deserialize)]
 pub struct Page {
-    offset: Option<u64>,
-    limit: Option<u64>,
+    pub(super) offset: Option<u64>,
+    pub(super) limit: Option<u64>,
+}
+
+impl Page {
+    /// The offset and the limit asked for (checked to be 1 to `MAX_LIMIT`).
+    pub(super) fn bounds(&self) -> Result<(u64, u64), AdminError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(AdminError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
+        }
+        Ok((self.offset.unwrap_or(0), limit))
+    }
 }
 
 /// `GET /admin/users?offset=&limit=`: a JSON array, as `poort user list --json` prints.
@@ -36,11 +47,8 @@ pub async fn list(
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Response, AdminError> {
     let Query(page) = page?;
-    let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(AdminError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
-    let users = state.store.users().list(page.offset.unwrap_or(0), limit).await?;
+    let (offset, limit) = page.bounds()?;
+    let users = state.store.users().list(offset, limit).await?;
     Ok(json(StatusCode::OK, Value::Array(users.iter().map(overview::describe).collect())))
 }
 
@@ -248,7 +256,7 @@ pub async fn resend_activation(
     Ok(json(StatusCode::OK, shown))
 }
 
-async fn find(state: &AppState, key: &str) -> Result<UserRecord, AdminError> {
+pub(super) async fn find(state: &AppState, key: &str) -> Result<UserRecord, AdminError> {
     overview::find(&state.store, key).await?.ok_or_else(|| no_user(key))
 }
 
@@ -278,7 +286,7 @@ fn role_names(roles: Vec<String>) -> Result<Vec<String>, AdminError> {
     Ok(roles)
 }
 
-async fn audit(state: &AppState, admin: &Admin, kind: &str, user: &UserRecord, detail: Value) {
+pub(super) async fn audit(state: &AppState, admin: &Admin, kind: &str, user: &UserRecord, detail: Value) {
     let event = AuditEvent {
         kind: kind.into(),
         user_id: Some(user.id.clone()),

@@ -1,12 +1,14 @@
 //! The `poort` command line: `serve`, `migrate`, `check-config`, and the administration
-//! commands for keys, users, clients, roles and terms of service. Every command reads the same
-//! configuration as the server and talks to the same database; output a script would parse has a
-//! `--json` form.
+//! commands for keys, users, clients, roles, terms of service, sessions and back-channel logout
+//! deliveries. Every command reads the same configuration as the server and talks to the same
+//! database; output a script would parse has a `--json` form.
 
 mod clients;
 mod keys;
+mod logout;
 pub(crate) mod output;
 mod roles;
+mod sessions;
 mod terms;
 mod users;
 
@@ -54,6 +56,12 @@ pub enum Command {
     /// Terms of service users accept before signing in to clients that require them.
     #[command(subcommand)]
     Terms(terms::TermsCommand),
+    /// Users' browser sessions: list them, end them.
+    #[command(subcommand)]
+    Session(sessions::SessionCommand),
+    /// The back-channel logout outbox: where each delivery stands, retrying failed ones.
+    #[command(subcommand)]
+    LogoutDeliveries(logout::LogoutDeliveriesCommand),
 }
 
 /// Parses the command line, runs the command, and turns any failure into one line on stderr
@@ -102,6 +110,8 @@ async fn execute(cli: Cli) -> Result<(), StartError> {
         Command::Client(command) => clients::run(command, &settings).await,
         Command::Role(command) => roles::run(command, &settings).await,
         Command::Terms(command) => terms::run(command, &settings).await,
+        Command::Session(command) => sessions::run(command, &settings).await,
+        Command::LogoutDeliveries(command) => logout::run(command, &settings).await,
     }
 }
 

@@ -202,6 +202,24 @@ pub async fn gauges(state: &AppState) -> Vec<Gauge> {
     }
 }
 
+/// One delivery as JSON (`poort logout-deliveries list --json`, the admin API).
+pub fn describe(record: &LogoutDeliveryRecord) -> Value {
+    use crate::cli::output::time;
+    json!({
+        "id": record.id,
+        "status": record.status.as_str(),
+        "client_id": record.client_id,
+        "uri": record.uri,
+        "sid": record.session_id,
+        "user_id": record.user_id,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "created_at": time(record.created_at),
+        "next_attempt_at": (record.status == poort_storage::repo::DeliveryStatus::Pending).then(|| time(record.next_attempt_at)),
+        "finished_at": record.finished_at.map(time),
+    })
+}
+
 /// The discovery members of back-channel logout.
 pub fn metadata(doc: &mut Map<String, Value>) {
     doc.insert("backchannel_logout_supported".into(), json!(true));

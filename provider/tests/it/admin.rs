@@ -6,7 +6,7 @@
 //! the scope.
 
 use crate::accounts::read_outbox;
-use crate::grant_fixture::{CodeSpec, Op, Reply, SECRET};
+use crate::grant_fixture::{CB, CodeSpec, Op, Reply, SECRET};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use poort_config::{Settings, StaticClient};
@@ -350,4 +350,59 @@ async fn admin_sets_a_password_under_the_policy_and_ends_the_users_sessions() {
     assert!(op.state.store.sessions().get(&op.session_id).await.unwrap().unwrap().ended_at.is_some(), "her sessions end");
     assert!(!String::from_utf8_lossy(&set.body).contains(strong));
     assert!(audit_kinds(&op).await.iter().any(|(kind, client)| kind == "admin.password_set" && client.as_deref() == Some("admin")));
+}
+
+#[tokio::test]
+async fn admin_sessions_list_and_end_with_back_channel_logout_and_the_outbox_shows_it() {
+    use poort_storage::repo::{AttemptOutcome, DeliveryStatus};
+    let op = op().await;
+    let at = token(&op, "admin", "poort.admin").await;
+    let t = Some(at.as_str());
+    op.client("bc", json!({ "redirect_uris": [CB], "backchannel_logout_uri": "http://127.0.0.1:9/backchannel" })).await;
+    op.state.store.sessions().add_client(&op.session_id, "bc").await.unwrap();
+
+    let listed = ok(&call(&op, Method::GET, "/admin/users/alice@example.com/sessions", t, None).await, StatusCode::OK);
+    let sessions = listed.as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["sid"], op.session_id.as_str());
+    assert_eq!(sessions[0]["clients"], json!(["bc"]));
+    let live = op.state.store.sessions().get(&op.session_id).await.unwrap().unwrap();
+    assert_eq!(sessions[0], poort::accounts::sessions::describe(&live, &["bc".to_string()]));
+
+    call(&op, Method::DELETE, "/admin/users/alice@example.com/sessions/no-such-session", t, None)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    call(&op, Method::GET, "/admin/users/nobody@example.com/sessions", t, None).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let ended = call(&op, Method::DELETE, &format!("/admin/users/alice@example.com/sessions/{}", op.session_id), t, None).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    assert!(!op.state.store.sessions().get(&op.session_id).await.unwrap().unwrap().is_live(poort_storage::now()));
+    assert!(ok(&call(&op, Method::GET, "/admin/users/alice/sessions", t, None).await, StatusCode::OK).as_array().unwrap().is_empty());
+    assert!(audit_kinds(&op).await.contains(&("admin.session_ended".into(), Some("admin".into()))));
+
+    // The client is told through the outbox, which administrators can read and retry.
+    let queued = ok(&call(&op, Method::GET, "/admin/logout-deliveries", t, None).await, StatusCode::OK);
+    let queued = queued.as_array().unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0]["client_id"].as_str(), queued[0]["status"].as_str()), (Some("bc"), Some("pending")));
+    assert_eq!(queued[0]["sid"], op.session_id.as_str());
+    let id = queued[0]["id"].as_str().unwrap().to_string();
+    let failed_only = ok(&call(&op, Method::GET, "/admin/logout-deliveries?status=failed", t, None).await, StatusCode::OK);
+    assert!(failed_only.as_array().unwrap().is_empty());
+    call(&op, Method::GET, "/admin/logout-deliveries?status=lost", t, None).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    call(&op, Method::POST, &format!("/admin/logout-deliveries/{id}/retry"), t, None).await.assert_error(StatusCode::CONFLICT, "conflict");
+    let outbox = op.state.store.logout_deliveries();
+    outbox.claim_due(poort_storage::now(), 30, 10).await.unwrap();
+    outbox.record_attempt(&id, AttemptOutcome::Failed { error: "HTTP 400" }, poort_storage::now()).await.unwrap();
+    let failed = ok(&call(&op, Method::GET, "/admin/logout-deliveries?status=failed", t, None).await, StatusCode::OK);
+    assert_eq!(failed[0]["last_error"], "HTTP 400");
+    let retried = ok(&call(&op, Method::POST, &format!("/admin/logout-deliveries/{id}/retry"), t, None).await, StatusCode::OK);
+    assert_eq!(retried["status"], "pending");
+    assert_eq!(outbox.get(&id).await.unwrap().unwrap().status, DeliveryStatus::Pending);
+    call(&op, Method::POST, "/admin/logout-deliveries/nope/retry", t, None).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+
+    // Ending them all.
+    let again = ok(&call(&op, Method::DELETE, "/admin/users/alice/sessions", t, None).await, StatusCode::OK);
+    assert_eq!(again, json!({ "ended": 0 }));
+    // Without the admin scope, nothing.
+    assert_eq!(call(&op, Method::DELETE, "/admin/users/alice/sessions", None, None).await.status, StatusCode::UNAUTHORIZED);
 }

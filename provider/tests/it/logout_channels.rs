@@ -5,71 +5,15 @@
 //! browser (the same user re-authenticates the session; someone else ends it).
 
 use crate::browser::Browser;
+use crate::support::{Receiver, closed_port, logout_tokens};
 use crate::logout::{BYE, CB, Fixture, ISSUER, PASSWORD, assert_signed_out, authorize_for, claims_of, end_session, tokens_for};
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::http::{StatusCode, header};
 use base64::Engine as _;
 use poort::logout::backchannel::{self, BACKCHANNEL_LOGOUT_EVENT};
 use poort_storage::now;
 use poort_storage::repo::DeliveryStatus;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A relying party's back-channel logout endpoint on loopback: answers with the queued statuses
-/// (then 200), and keeps what it was sent.
-struct Receiver {
-    port: u16,
-    received: Arc<Mutex<Vec<(String, String)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Clone)]
-struct Script {
-    answers: Arc<Mutex<VecDeque<u16>>>,
-    received: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-async fn record(State(script): State<Script>, headers: HeaderMap, body: String) -> StatusCode {
-    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    script.received.lock().unwrap().push((content_type, body));
-    StatusCode::from_u16(script.answers.lock().unwrap().pop_front().unwrap_or(200)).unwrap()
-}
-
-impl Receiver {
-    /// Listens on `port` (0: any free one).
-    async fn start(port: u16, answers: &[u16]) -> Self {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let script = Script { answers: Arc::new(Mutex::new(answers.iter().copied().collect())), received: Arc::default() };
-        let received = script.received.clone();
-        let app = Router::new().route("/backchannel", post(record)).with_state(script);
-        let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { port, received, task }
-    }
-
-    fn uri(&self) -> String {
-        format!("http://127.0.0.1:{}/backchannel", self.port)
-    }
-
-    fn bodies(&self) -> Vec<(String, String)> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// A port nothing listens on (yet).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The client `channels` with the given logout URIs, redirect URI `CB` and `BYE`.
 async fn channel_client(f: &Fixture, id: &str, extra: Value) {
@@ -253,13 +197,8 @@ async fn a_client_that_is_down_gets_its_token_when_it_comes_back() {
     assert_eq!(backchannel::deliver_due(&f.state).await, 1);
     let done = f.state.store.logout_deliveries().get(&delivery.id).await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Delivered, 3));
-    let bodies = receiver.bodies();
-    assert_eq!(bodies.len(), 2);
-    let tokens: Vec<_> = bodies
-        .iter()
-        .map(|(_, body)| url::form_urlencoded::parse(body.as_bytes()).next().unwrap().1.into_owned())
-        .map(|token| claims_of(&token))
-        .collect();
+    let tokens: Vec<_> = logout_tokens(&receiver).iter().map(|token| claims_of(token)).collect();
+    assert_eq!(tokens.len(), 2);
     assert_eq!(tokens[0]["jti"], tokens[1]["jti"], "the same jti on every attempt");
     assert_eq!(tokens[1]["sid"], claims["sid"]);
 }
@@ -354,7 +293,7 @@ async fn a_new_sign_in_by_the_same_user_keeps_the_session_and_by_another_ends_it
     assert!(done.location_params().contains_key("code"));
     assert!(!f.session_live(first["sid"].as_str().unwrap()).await);
     assert_eq!(backchannel::deliver_due(&f.state).await, 1);
-    let token = url::form_urlencoded::parse(receiver.bodies()[0].1.as_bytes()).next().unwrap().1.into_owned();
+    let token = logout_tokens(&receiver)[0].clone();
     assert_eq!(claims_of(&token)["sid"], first["sid"]);
 }
 
@@ -388,4 +327,62 @@ async fn session_state_in_responses_binds_the_client_origin_and_browser_state() 
     let script = f.browser().get("/session/check.js").await;
     assert!(script.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
     assert!(script.body.contains("postMessage"));
+}
+
+#[tokio::test]
+async fn the_account_page_lists_where_one_is_signed_in_and_signs_other_browsers_out() {
+    let f = Fixture::new().await;
+    let receiver = Receiver::start(0, &[]).await;
+    channel_client(&f, "backed", json!({ "backchannel_logout_uri": receiver.uri() })).await;
+    let mut laptop = f.browser();
+    let (laptop_claims, _) = signed_in(&f, &mut laptop, "backed").await;
+    let laptop_sid = laptop_claims["sid"].as_str().unwrap().to_string();
+    let mut phone = f.browser();
+    let (phone_claims, _) = signed_in(&f, &mut phone, "rp").await;
+    let phone_sid = phone_claims["sid"].as_str().unwrap().to_string();
+    let mut bob = f.browser();
+    let login = bob.get(&authorize_for("rp", "")).await.location.unwrap();
+    bob.sign_in(&login, "bob@example.com", PASSWORD).await;
+    let bob_sid = f.state.store.sessions().list_for_user(&f.state.store.users().find_by_login("bob").await.unwrap().unwrap().id, now())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+
+    let account = phone.get("/account").await;
+    let body = unescape(&account.body);
+    assert!(body.contains("Where you are signed in"), "{body}");
+    assert_eq!(body.matches(r#"<li class="session">"#).count(), 2, "ann's two sessions, not bob's");
+    assert!(body.contains(&format!(r#"name="session" value="{laptop_sid}""#)), "the other session can be signed out");
+    assert!(!body.contains(&format!(r#"name="session" value="{phone_sid}""#)), "this one is ended with Sign out");
+    assert!(body.contains("this browser") && body.contains("Applications: Channels"), "{body}");
+    let csrf = account.input("csrf_token").unwrap();
+
+    // No CSRF token: refused, nothing ends.
+    let refused = phone.post_form("/account/sessions/end", &[("session", &laptop_sid)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(f.session_live(&laptop_sid).await);
+    // Someone else's session or this one: nothing ends.
+    phone.post_form("/account/sessions/end", &[("csrf_token", &csrf), ("session", &bob_sid)]).await;
+    phone.post_form("/account/sessions/end", &[("csrf_token", &csrf), ("session", &phone_sid)]).await;
+    assert!(f.session_live(&bob_sid).await && f.session_live(&phone_sid).await && f.session_live(&laptop_sid).await);
+
+    let ended = phone.post_form("/account/sessions/end", &[("csrf_token", &csrf), ("session", &laptop_sid)]).await;
+    assert_eq!(ended.status, StatusCode::OK);
+    assert!(ended.body.contains("You are signed out there"), "{}", ended.body);
+    assert!(!f.session_live(&laptop_sid).await);
+    assert!(f.session_live(&phone_sid).await);
+    assert_eq!(unescape(&ended.body).matches(r#"<li class="session">"#).count(), 1);
+    assert_eq!(backchannel::deliver_due(&f.state).await, 1, "the laptop's application is told");
+    let token = logout_tokens(&receiver)[0].clone();
+    assert_eq!(claims_of(&token)["sid"], laptop_sid.as_str());
+    assert!(laptop.get(&authorize_for("backed", "&prompt=none")).await.location_params().contains_key("error"));
+
+    // "Sign out everywhere else".
+    let mut tablet = f.browser();
+    let (tablet_claims, _) = signed_in(&f, &mut tablet, "rp").await;
+    phone.post_form("/account/sessions/end", &[("csrf_token", &csrf), ("session", "others")]).await;
+    assert!(!f.session_live(tablet_claims["sid"].as_str().unwrap()).await);
+    assert!(f.session_live(&phone_sid).await);
+    assert!(f.session_live(&bob_sid).await);
 }

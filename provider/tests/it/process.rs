@@ -325,3 +325,85 @@ async fn configured_clients_are_registered_at_start_and_removed_when_dropped() {
     let (_, stdout, _) = run(poort().current_dir(dir.path()).args(["client", "list", "--json"]));
     assert_eq!(stdout.trim(), "[]");
 }
+
+/// The back channel end to end with the real binary: a session ended from the CLI queues a
+/// logout token for a client whose endpoint is down; `poort serve` retries, is restarted, and
+/// delivers once the endpoint is up. The CLI lists sessions and the outbox, and disabling a user
+/// signs them out everywhere.
+#[tokio::test]
+async fn sessions_from_the_cli_and_a_back_channel_logout_that_survives_a_restart() {
+    use crate::support::{Receiver, closed_port, logout_tokens, sign_in_over_http};
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let config = format!(
+        "[[clients]]\nclient_id = \"crm\"\nclient_secret = \"a-secret-of-sixteen\"\nclient_name = \"CRM\"\n\
+         redirect_uris = [\"https://crm.example/cb\"]\nfirst_party = true\n\
+         backchannel_logout_uri = \"http://127.0.0.1:{port}/backchannel\"\n\n\
+         [logout]\nbackchannel_poll_interval = \"1s\"\nbackchannel_retry_initial = \"1s\"\nbackchannel_retry_max = \"1s\"\n"
+    );
+    std::fs::write(dir.path().join("poort.toml"), config).unwrap();
+    let cli = |args: &[&str]| run(poort().current_dir(dir.path()).env("POORT_CONFIG", "poort.toml").args(args));
+    let mut add = poort();
+    add.current_dir(dir.path()).env("POORT_CONFIG", "poort.toml").args(["user", "add", "--email", "ann@example.com", "--username", "ann", "--password-stdin"]);
+    let mut child = add.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let configure = |c: &mut Command| {
+        c.env("POORT_CONFIG", "poort.toml");
+    };
+    let mut server = Server::start(dir.path(), configure);
+    sign_in_over_http(&server.base_url, "crm", "https://crm.example/cb", "ann", "a long enough password").await;
+    let (ok, stdout, stderr) = cli(&["session", "list", "ann", "--json"]);
+    assert!(ok, "{stderr}");
+    let sessions: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{stdout}");
+    assert_eq!(sessions[0]["clients"], serde_json::json!(["crm"]));
+    let sid = sessions[0]["sid"].as_str().unwrap().to_string();
+    let (ok, _, stderr) = cli(&["session", "end", "ann", "no-such-session"]);
+    assert!(!ok && stderr.contains("no live session"), "{stderr}");
+    let (ok, stdout, stderr) = cli(&["session", "end", "ann", &sid]);
+    assert!(ok && stdout.contains(&sid), "{stderr}");
+
+    // The endpoint is down: the server tries, and will retry.
+    let deliveries = || {
+        let (ok, stdout, stderr) = cli(&["logout-deliveries", "list", "--json"]);
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while deliveries()[0]["attempts"].as_i64() < Some(1) {
+        assert!(std::time::Instant::now() < deadline, "the server never tried: {}", deliveries());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pending = deliveries();
+    assert_eq!((pending[0]["status"].as_str(), pending[0]["last_error"].as_str()), (Some("pending"), Some("cannot connect")));
+
+    // A restart, with the endpoint up by now: the queue is in the database, not in the process.
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()));
+    let receiver = Receiver::start(port, &[]).await;
+    let _server = Server::start(dir.path(), configure);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while logout_tokens(&receiver).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not delivered after the restart: {}", deliveries());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let token = &logout_tokens(&receiver)[0];
+    let claims = crate::logout::claims_of(token);
+    assert_eq!(claims["sid"], sid.as_str());
+    assert_eq!(claims["aud"], "crm");
+    let (_, stdout, _) = cli(&["logout-deliveries", "list", "--status", "delivered", "--json"]);
+    let delivered: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(delivered.as_array().unwrap().len(), 1, "{stdout}");
+    assert!(delivered[0]["attempts"].as_i64().unwrap() >= 2);
+    assert_eq!(logout_tokens(&receiver).len(), 1, "delivered once");
+
+    // Disabling ends every session.
+    sign_in_over_http(&_server.base_url, "crm", "https://crm.example/cb", "ann", "a long enough password").await;
+    let (ok, stdout, _) = cli(&["user", "disable", "ann"]);
+    assert!(ok && stdout.contains("1 sessions ended"), "{stdout}");
+    let (_, stdout, _) = cli(&["session", "list", "ann", "--json"]);
+    assert_eq!(stdout.trim(), "[]");
+}

@@ -1,8 +1,15 @@
-//! Shared test fixtures: settings on a temporary data folder, fresh PostgreSQL databases, and
-//! running the real `poort` binary.
+//! Shared test fixtures: settings on a temporary data folder, fresh PostgreSQL databases,
+//! running the real `poort` binary, a relying party's back-channel logout endpoint, and a
+//! sign-in over real HTTP.
 
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
 use poort_config::Settings;
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
+use std::sync::{Arc, Mutex};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,4 +180,99 @@ pub async fn insert_client(state: &poort::state::AppState, id: &str, metadata: s
         registration_token_hash: None,
     };
     state.store.clients().insert(client).await.unwrap();
+}
+
+/// A relying party's back-channel logout endpoint on loopback: answers with the queued statuses
+/// (then 200), and keeps what it was sent.
+pub struct Receiver {
+    port: u16,
+    received: Arc<Mutex<Vec<(String, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct Script {
+    answers: Arc<Mutex<VecDeque<u16>>>,
+    received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn record(State(script): State<Script>, headers: HeaderMap, body: String) -> StatusCode {
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    script.received.lock().unwrap().push((content_type, body));
+    StatusCode::from_u16(script.answers.lock().unwrap().pop_front().unwrap_or(200)).unwrap()
+}
+
+impl Receiver {
+    /// Listens on `port` (0: any free one).
+    pub async fn start(port: u16, answers: &[u16]) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let script = Script { answers: Arc::new(Mutex::new(answers.iter().copied().collect())), received: Arc::default() };
+        let received = script.received.clone();
+        let app = Router::new().route("/backchannel", post(record)).with_state(script);
+        let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { port, received, task }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}/backchannel", self.port)
+    }
+
+    pub fn bodies(&self) -> Vec<(String, String)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A port nothing listens on (yet).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The logout tokens a [`Receiver`] was sent, in order.
+pub fn logout_tokens(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .bodies()
+        .iter()
+        .filter_map(|(_, body)| url::form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token").map(|(_, v)| v.into_owned()))
+        .collect()
+}
+
+/// Signs `username` in to `client_id` over real HTTP at `base` (a running `poort serve`), as a
+/// browser would without script: returns the session cookie (`name=value`) and the code.
+pub async fn sign_in_over_http(base: &str, client_id: &str, redirect_uri: &str, username: &str, password: &str) -> (String, String) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = format!(
+        "{base}/authorize?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&state=s",
+        url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect::<String>()
+    );
+    let response = http.get(&authorize).send().await.unwrap();
+    let login = response.headers()["location"].to_str().unwrap().to_string();
+    let page = http.get(format!("{base}{login}")).send().await.unwrap();
+    let cookie = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+            .find(|pair| pair.starts_with(&format!("{name}=")))
+    };
+    let csrf_cookie = cookie(&page, "poort_csrf").expect("a CSRF cookie");
+    let html = page.text().await.unwrap();
+    let input = |name: &str| {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} on {html}")) + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].replace("&#x3D;", "=").replace("&amp;", "&")
+    };
+    let form = [("ticket", input("ticket")), ("csrf_token", input("csrf_token")), ("username", username.into()), ("password", password.into())];
+    let done = http.post(format!("{base}/login")).header("cookie", csrf_cookie).form(&form).send().await.unwrap();
+    let session = cookie(&done, "poort_session").unwrap_or_else(|| panic!("signed in: {:?}", done.headers()));
+    let location = done.headers()["location"].to_str().unwrap().to_string();
+    let code = url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").expect("a code").1.into_owned();
+    (session, code)
 }
