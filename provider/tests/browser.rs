@@ -528,6 +528,40 @@ async fn first_sign_in_asks_for_terms_then_sign_out_and_sign_in_again_without_th
     browser.close().await;
 }
 
+/// Single sign-on: signed in for the CRM, the same browser reaches "Settings and maintenance"
+/// without the sign-in page (its terms come first, once); both ID tokens name one session.
+#[tokio::test]
+async fn one_sign_in_serves_the_crm_and_the_settings_application() {
+    require_terms_support();
+    let address = email("sso");
+    suite().add_user(&address, None, "Sanne Eenmalig", STRONG_PASSWORD, &[SETTINGS_ROLE]);
+    let mut browser = Browser::open("one_sign_in_serves_the_crm_and_settings").await;
+    let (url, state) = authorize_url(CRM, &[]);
+    browser.goto(&url).await;
+    sign_in(&mut browser, &address, STRONG_PASSWORD).await;
+    allow_consent(&mut browser).await;
+    let crm_code = arrive_with_code(&mut browser, CRM, &state).await;
+
+    let (url, state) = authorize_url(SETTINGS, &[]);
+    browser.goto(&url).await;
+    let redirect = at_redirect_uri(SETTINGS);
+    let url = browser.wait_for_url("the terms page or the client", |u| redirect(u) || u.path() != "/authorize").await;
+    if url.path() == "/login" || browser.find_now(r#"form[action="/login"]"#).await.is_some() {
+        browser.fail("the sign-in page came again: no single sign-on").await;
+    }
+    expect_terms_page(&mut browser).await;
+    browser.click("#accept").await;
+    browser.submit(r#"form[action="/terms"] button[value="accept"]"#).await;
+    let settings_code = arrive_with_code(&mut browser, SETTINGS, &state).await;
+
+    let (crm, _) = redeem(CRM, &crm_code).await;
+    let (settings, _) = redeem(SETTINGS, &settings_code).await;
+    assert_eq!(crm["sid"], settings["sid"], "one session: {crm} {settings}");
+    assert_eq!(crm["auth_time"], settings["auth_time"], "one sign-in: {crm} {settings}");
+    assert_eq!(crm["sub"], settings["sub"]);
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn declining_the_terms_sends_access_denied_to_the_client() {
     require_terms_support();
