@@ -220,6 +220,22 @@ fn check_claims(params: &RawParams, _: &Client, request: &mut AuthorizationReque
             return Err(invalid(format!("claims.{member} must map claim names to null or an object")));
         }
     }
+    // An essential `acr` with values none of ours can meet is a failed authentication
+    // (OpenID Connect Core §5.5.1.1): refused now, before anyone signs in for nothing.
+    for target in ["id_token", "userinfo"] {
+        let acr = &value[target]["acr"];
+        if acr["essential"] != serde_json::Value::Bool(true) {
+            continue;
+        }
+        let mut wanted: Vec<&str> = acr["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        wanted.extend(acr["value"].as_str());
+        if !wanted.is_empty() && !wanted.iter().any(|v| crate::session::ACR_VALUES_SUPPORTED.contains(v)) {
+            return Err(OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "none of the essential acr values can be met",
+            ));
+        }
+    }
     request.claims = Some(value);
     Ok(())
 }
@@ -275,6 +291,18 @@ mod tests {
         assert_eq!(code("response_type=code&scope=openid&claims=%7Bnot"), ErrorCode::InvalidRequest);
         assert_eq!(code("response_type=code&scope=openid&request_uri=https%3A%2F%2Frp%2Fr"), ErrorCode::RequestUriNotSupported);
         assert_eq!(code("response_type=code&scope=openid&response_mode=bogus"), ErrorCode::InvalidRequest);
+        let essential = |acr: &str| format!("response_type=code&scope=openid&claims={}", url::form_urlencoded::byte_serialize(acr.as_bytes()).collect::<String>());
+        let unmet = essential(r#"{"id_token":{"acr":{"essential":true,"values":["urn:mace:incommon:iap:silver"]}}}"#);
+        assert_eq!(code(&unmet), ErrorCode::UnmetAuthenticationRequirements);
+        assert_eq!(code(&essential(r#"{"userinfo":{"acr":{"essential":true,"value":"3"}}}"#)), ErrorCode::UnmetAuthenticationRequirements);
+        // One value we meet, a voluntary request, or no values: fine.
+        for fine in [
+            r#"{"id_token":{"acr":{"essential":true,"values":["3","1"]}}}"#,
+            r#"{"id_token":{"acr":{"values":["3"]}}}"#,
+            r#"{"id_token":{"acr":{"essential":true}}}"#,
+        ] {
+            assert!(run(&essential(fine), &c).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     InvalidClientMetadata,
     UnsupportedTokenType,
+    /// OpenID Connect Unmet Authentication Requirements 1.0: an essential `acr` we cannot meet.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -61,6 +63,7 @@ impl ErrorCode {
             InvalidRedirectUri => "invalid_redirect_uri",
             InvalidClientMetadata => "invalid_client_metadata",
             UnsupportedTokenType => "unsupported_token_type",
+            UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 
