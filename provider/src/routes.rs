@@ -4,6 +4,7 @@
 
 use crate::state::AppState;
 use crate::{authorize, discovery, health, introspection, jwks, registration, revocation, token, userinfo};
+use crate::web::cors;
 use axum::routing::{MethodRouter, get, post};
 use poort_config::Settings;
 
@@ -18,9 +19,17 @@ pub struct Endpoint {
 /// Every endpoint the settings enable, in the order they are documented.
 pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
     let mut endpoints = vec![
-        Endpoint { path: discovery::OPENID_CONFIGURATION_PATH, advertised_as: None, handler: get(discovery::document) },
-        Endpoint { path: discovery::OAUTH_METADATA_PATH, advertised_as: None, handler: get(discovery::document) },
-        Endpoint { path: "/jwks", advertised_as: Some("jwks_uri"), handler: get(jwks::jwks) },
+        Endpoint {
+            path: discovery::OPENID_CONFIGURATION_PATH,
+            advertised_as: None,
+            handler: get(discovery::document).layer(cors::api()),
+        },
+        Endpoint {
+            path: discovery::OAUTH_METADATA_PATH,
+            advertised_as: None,
+            handler: get(discovery::document).layer(cors::api()),
+        },
+        Endpoint { path: "/jwks", advertised_as: Some("jwks_uri"), handler: get(jwks::jwks).layer(cors::api()) },
         Endpoint {
             path: "/authorize",
             advertised_as: Some("authorization_endpoint"),
@@ -39,14 +48,22 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
         Endpoint {
             path: token::PATH,
             advertised_as: Some("token_endpoint"),
-            handler: post(token::token).fallback(token::method_not_allowed),
+            handler: post(token::token).fallback(token::method_not_allowed).layer(cors::api()),
         },
-        Endpoint { path: userinfo::PATH, advertised_as: Some("userinfo_endpoint"), handler: get(userinfo::get).post(userinfo::post) },
-        Endpoint { path: revocation::PATH, advertised_as: Some("revocation_endpoint"), handler: post(revocation::revoke) },
+        Endpoint {
+            path: userinfo::PATH,
+            advertised_as: Some("userinfo_endpoint"),
+            handler: get(userinfo::get).post(userinfo::post).layer(cors::api()),
+        },
+        Endpoint {
+            path: revocation::PATH,
+            advertised_as: Some("revocation_endpoint"),
+            handler: post(revocation::revoke).layer(cors::api()),
+        },
         Endpoint {
             path: introspection::PATH,
             advertised_as: Some("introspection_endpoint"),
-            handler: post(introspection::introspect),
+            handler: post(introspection::introspect).layer(cors::api()),
         },
         Endpoint {
             path: "/terms",

@@ -167,3 +167,34 @@ async fn metrics_can_be_switched_off() {
     let (status, _) = get_text(&router, "/metrics", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn browser_applications_may_call_the_api_endpoints_but_not_the_pages() {
+    let (router, _dir) = router_with_issuer("https://id.example.com").await;
+    for path in ["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke", "/introspect"] {
+        let preflight = Request::builder()
+            .method("OPTIONS")
+            .uri(path)
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(preflight).await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "*", "{path}");
+        assert!(headers.get("access-control-allow-credentials").is_none(), "{path}: no cookies cross origins");
+        let allowed = headers["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+        assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{path}: {allowed}");
+    }
+    let request = Request::get("/jwks").header("origin", "https://spa.example").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    // The pages, which rely on cookies, answer no other origin.
+    for path in ["/login", "/account", "/session/end", "/authorize"] {
+        let request = Request::get(path).header("origin", "https://spa.example").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert!(response.headers().get("access-control-allow-origin").is_none(), "{path}");
+    }
+}
