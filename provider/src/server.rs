@@ -1,5 +1,5 @@
 //! `poort serve`: open the store, bring keys and static clients up to date, listen (plain or
-//! TLS), and shut down gracefully on SIGTERM or Ctrl-C.
+//! TLS), reload the signing keys on SIGHUP, and shut down gracefully on SIGTERM or Ctrl-C.
 
 use crate::StartError;
 use crate::{app, clients};
@@ -23,6 +23,8 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
     let state = app::state(settings.clone(), store.clone()).await?;
     state.keyring.spawn_refresher(Duration::from_secs(30));
+    #[cfg(unix)]
+    state.keyring.reload_on_hangup().map_err(|e| StartError::Internal(format!("cannot listen for SIGHUP: {e}")))?;
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
 
     let addr = settings.server.listen_addr().map_err(StartError::Config)?;
