@@ -27,6 +27,16 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+/// Discovery's `member` must list `value` (a failure otherwise).
+fn require_listed(ctx: &mut Ctx, member: &str, value: &str) {
+    let listed = ctx.op().lists(member, value);
+    ctx.log.check(
+        listed,
+        Severity::Failure,
+        format!("{member} does not list {value}"),
+    );
+}
+
 /// Registration metadata with one member.
 fn member(name: &str, value: Value) -> Map<String, Value> {
     Map::from_iter([(name.to_string(), value)])
@@ -51,12 +61,7 @@ pub async fn oidcc_idtoken_rs256(ctx: &mut Ctx) -> Step {
 /// signed by an OP key, for the client and from the issuer (warnings), without a nonce, about
 /// the ID token's subject.
 pub async fn oidcc_userinfo_rs256(ctx: &mut Ctx) -> Step {
-    ctx.log.check(
-        ctx.op()
-            .lists("userinfo_signing_alg_values_supported", "RS256"),
-        Severity::Failure,
-        "userinfo_signing_alg_values_supported does not list RS256",
-    );
+    require_listed(ctx, "userinfo_signing_alg_values_supported", "RS256");
     let extra = member("userinfo_signed_response_alg", json!("RS256"));
     let client = ctx.client_with(Which::Main, extra).await?;
     let request = ctx.auth_request(&client);
@@ -600,14 +605,21 @@ pub async fn oidcc_refresh_token_rp_key_rotation(ctx: &mut Ctx) -> Step {
 // ---------------------------------------------------------------------------------------------
 // Request objects by reference
 
-/// `oidcc-request-uri-unsigned`: an unsigned request object by reference; discovery must not
-/// say `request_uri_parameter_supported: false`, and the flow must succeed.
-pub async fn oidcc_request_uri_unsigned(ctx: &mut Ctx) -> Step {
+/// The request_uri modules fail when discovery says `request_uri_parameter_supported: false`.
+fn check_request_uri_offered(ctx: &mut Ctx) {
+    let disabled =
+        ctx.op().metadata.get("request_uri_parameter_supported") == Some(&Value::Bool(false));
     ctx.log.check(
-        ctx.op().metadata.get("request_uri_parameter_supported") != Some(&Value::Bool(false)),
+        !disabled,
         Severity::Failure,
         "request_uri_parameter_supported is false",
     );
+}
+
+/// `oidcc-request-uri-unsigned`: an unsigned request object by reference; discovery must not
+/// say `request_uri_parameter_supported: false`, and the flow must succeed.
+pub async fn oidcc_request_uri_unsigned(ctx: &mut Ctx) -> Step {
+    check_request_uri_offered(ctx);
     skip_unless_unsigned_objects(ctx)?;
     let (request, landing) = authorize_by_reference(ctx, Map::new(), false).await?;
     finish_object_flow(ctx, &request, &landing).await
@@ -617,17 +629,8 @@ pub async fn oidcc_request_uri_unsigned(ctx: &mut Ctx) -> Step {
 /// registers `request_object_signing_alg=RS256` and passes an object signed with its key (iss =
 /// client, aud = issuer) by reference; the flow must succeed.
 pub async fn oidcc_request_uri_signed_rs256(ctx: &mut Ctx) -> Step {
-    ctx.log.check(
-        ctx.op().metadata.get("request_uri_parameter_supported") != Some(&Value::Bool(false)),
-        Severity::Failure,
-        "request_uri_parameter_supported is false",
-    );
-    ctx.log.check(
-        ctx.op()
-            .lists("request_object_signing_alg_values_supported", "RS256"),
-        Severity::Failure,
-        "request_object_signing_alg_values_supported does not list RS256",
-    );
+    check_request_uri_offered(ctx);
+    require_listed(ctx, "request_object_signing_alg_values_supported", "RS256");
     let extra = member("request_object_signing_alg", json!("RS256"));
     let (request, landing) = authorize_by_reference(ctx, extra, true).await?;
     finish_object_flow(ctx, &request, &landing).await
