@@ -24,6 +24,7 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub registration: RegistrationSettings,
     pub metrics: MetricsSettings,
+    pub outbound: OutboundSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
 }
@@ -277,6 +278,17 @@ impl Default for MetricsSettings {
     fn default() -> Self {
         Self { enabled: true, bearer_token: None }
     }
+}
+
+/// Poort's own requests for what clients publish (`jwks_uri`, `sector_identifier_uri`,
+/// `request_uri`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Extra root certificates (PEM) trusted beside the public web PKI, for clients whose
+    /// documents are served under an internal certificate authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -666,6 +678,11 @@ impl Settings {
             && token.len() < 16
         {
             return Err(ConfigError::at("metrics.bearer_token", "must be at least 16 characters"));
+        }
+        if let Some(file) = &self.outbound.ca_file
+            && !file.is_file()
+        {
+            return Err(ConfigError::at("outbound.ca_file", format!("`{}` is not a file", file.display())));
         }
         self.accounts.validate()?;
         self.logout.validate()?;

@@ -158,6 +158,7 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[mail.smtp]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "mail.smtp.security", "loopback"),
         ("[mail.smtp]\nusername = \"poort\"\n", "mail.smtp.password", "go together"),
         ("[themes]\ndir = \"/nonexistent/theme\"\n", "themes.dir", "not a folder"),
+        ("[outbound]\nca_file = \"/nonexistent/ca.pem\"\n", "outbound.ca_file", "not a file"),
         ("[themes]\ndefault_locale = \"de\"\n", "themes.default_locale", "en, nl"),
         ("[passwords]\nmin_length = 4\n", "passwords.min_length", "between 8 and 64"),
         ("[passwords]\nmin_score = 5\n", "passwords.min_score", "between 0 and 4"),

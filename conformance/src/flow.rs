@@ -1,7 +1,7 @@
 //! The authorization code flow as the suite runs it: the authorization request (parameters
 //! sorted, random state and nonce), the checks on the authorization response, the token request
-//! (client_secret_basic or _post) with its checks and the standard ID-token checks, and the
-//! userinfo call.
+//! (client_secret_basic, _post, or a private_key_jwt assertion) with its checks and the standard
+//! ID-token checks, and the userinfo call.
 
 use crate::browser::{Callback, End, Interact, Landing, Response, ResponseMode, Start};
 use crate::checks::{self, IdTokenRules};
@@ -417,6 +417,18 @@ impl Ctx {
                 form.push(("client_id".into(), client.id.clone()));
                 form.push(("client_secret".into(), client.secret.clone()));
             }
+            AuthMethod::PrivateKeyJwt => {
+                let audience = client
+                    .assertion_audience
+                    .clone()
+                    .unwrap_or_else(|| endpoint.to_string());
+                let assertion = client_assertion(client, &audience)?;
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push(("client_assertion".into(), assertion));
+            }
         }
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&form)
@@ -656,39 +668,14 @@ impl Ctx {
     /// there is a code (the same `sub` in both ID tokens), or else the tokens of the response
     /// itself.
     pub async fn finish(&mut self, request: &AuthRequest, auth: &AuthResponse) -> Step<Tokens> {
-        let text = |name: &str| auth.params.get(name).and_then(Value::as_str).map(str::to_string);
-        let front_access = text("access_token");
-        let front_id = match text("id_token") {
-            Some(id_token) => {
-                let op = self.op();
-                let rules = IdTokenRules {
-                    issuer: &op.issuer,
-                    client_id: &request.client.id,
-                    nonce: request.nonce.as_deref(),
-                    ignore_nonce: false,
-                    requested_acrs: None,
-                    keys: &op.keys,
-                };
-                let jwt = checks::check_id_token(&mut self.log, &id_token, &rules)?;
-                let code = (!auth.code.is_empty()).then_some(auth.code.as_str());
-                checks::check_half_hash(&mut self.log, &jwt, "at_hash", front_access.as_deref(), front_access.is_some());
-                checks::check_half_hash(&mut self.log, &jwt, "c_hash", code, code.is_some());
-                Some(jwt)
-            }
-            None => None,
-        };
+        let front_id = self.check_front_id_token(request, auth)?;
         if !auth.code.is_empty() {
             let tokens = self.exchange(request, &auth.code).await?;
-            if let (Some(front), Some(back)) = (&front_id, &tokens.id_token) {
-                let (a, b) = (front.claims.get("sub"), back.claims.get("sub"));
-                self.log.check(
-                    a == b,
-                    Severity::Failure,
-                    format!("the sub of the authorization endpoint's id_token ({a:?}) differs from the token endpoint's ({b:?})"),
-                );
-            }
+            self.check_same_sub(front_id.as_ref(), &tokens);
             return Ok(tokens);
         }
+        let text = |name: &str| auth.params.get(name).and_then(Value::as_str).map(str::to_string);
+        let front_access = text("access_token");
         if let Some(expires_in) = auth.params.get("expires_in") {
             let ok = expires_in
                 .as_str()
@@ -714,6 +701,41 @@ impl Ctx {
             refresh_token: None,
             id_token: front_id,
         })
+    }
+
+    /// The checks on the authorization endpoint's ID token, when the response has one:
+    /// `at_hash` required with an access token, `c_hash` with a code.
+    pub fn check_front_id_token(&mut self, request: &AuthRequest, auth: &AuthResponse) -> Step<Option<Jwt>> {
+        let text = |name: &str| auth.params.get(name).and_then(Value::as_str).map(str::to_string);
+        let Some(id_token) = text("id_token") else { return Ok(None) };
+        let front_access = text("access_token");
+        let op = self.op();
+        let rules = IdTokenRules {
+            issuer: &op.issuer,
+            client_id: &request.client.id,
+            nonce: request.nonce.as_deref(),
+            ignore_nonce: false,
+            requested_acrs: None,
+            keys: &op.keys,
+        };
+        let jwt = checks::check_id_token(&mut self.log, &id_token, &rules)?;
+        let code = (!auth.code.is_empty()).then_some(auth.code.as_str());
+        checks::check_half_hash(&mut self.log, &jwt, "at_hash", front_access.as_deref(), front_access.is_some());
+        checks::check_half_hash(&mut self.log, &jwt, "c_hash", code, code.is_some());
+        Ok(Some(jwt))
+    }
+
+    /// Hybrid flows: the authorization endpoint's ID token and the token endpoint's name the
+    /// same subject.
+    pub fn check_same_sub(&mut self, front: Option<&Jwt>, tokens: &Tokens) {
+        if let (Some(front), Some(back)) = (front, &tokens.id_token) {
+            let (a, b) = (front.claims.get("sub"), back.claims.get("sub"));
+            self.log.check(
+                a == b,
+                Severity::Failure,
+                format!("the sub of the authorization endpoint's id_token ({a:?}) differs from the token endpoint's ({b:?})"),
+            );
+        }
     }
 
     /// A refresh-token grant as `client`, with `scope` when given.
@@ -804,6 +826,25 @@ impl Ctx {
             }
         }
     }
+}
+
+/// The suite's client assertion: iss = sub = the client, `aud`, a fresh jti, iat and nbf now,
+/// exp a minute ahead; RS256 with the client's key (its `kid` in the header).
+fn client_assertion(client: &ClientCreds, audience: &str) -> Step<String> {
+    let key = client.key.as_ref().ok_or_else(|| {
+        Abort::Stop(format!("client {} has no key for private_key_jwt", client.id))
+    })?;
+    let now = checks::now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), client.id.clone().into());
+    claims.insert("sub".into(), client.id.clone().into());
+    claims.insert("aud".into(), audience.into());
+    claims.insert("jti".into(), random::alphanumeric(20).into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("nbf".into(), now.into());
+    claims.insert("exp".into(), (now + 60).into());
+    jose::sign_rs256(&claims, key)
+        .map_err(|e| Abort::Stop(format!("cannot sign the client assertion: {e}")))
 }
 
 /// The words of the request's response type (`code` when it sent none).

@@ -1,5 +1,5 @@
-//! The HTML the scripted browser needs to read: forms (login, consent, form_post auto-submit)
-//! and a page's title for messages. Parsing is synchronous and returns owned values, so nothing
+//! The HTML the scripted browser needs to read: forms (login, consent, form_post auto-submit),
+//! a page's title for messages, and attribute values (a logo's `src`, a link's `href`). Parsing is synchronous and returns owned values, so nothing
 //! of the parser is held across an await.
 
 use scraper::{ElementRef, Html, Selector};
@@ -153,9 +153,28 @@ pub fn title(document: &str) -> Option<String> {
     None
 }
 
+/// The value of `attribute` on every element matching `css`, in document order (entities
+/// decoded): what a page shows as `<img src>` or links to as `<a href>`.
+pub fn attribute_values(document: &str, css: &str, attribute: &str) -> Vec<String> {
+    let html = Html::parse_document(document);
+    html.select(&selector(css))
+        .filter_map(|element| element.value().attr(attribute).map(str::to_string))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_attribute_values() {
+        let page = r#"<p><img src="https://rp/logo.png?a=1&amp;b=2" alt=""><a href="https://rp/tos">t</a><a>x</a></p>"#;
+        assert_eq!(
+            attribute_values(page, "img", "src"),
+            ["https://rp/logo.png?a=1&b=2"]
+        );
+        assert_eq!(attribute_values(page, "a", "href"), ["https://rp/tos"]);
+    }
 
     #[test]
     fn reads_a_login_form_with_hidden_fields_and_buttons() {

@@ -17,6 +17,7 @@
 pub mod browser;
 pub mod checks;
 pub mod discovery;
+pub mod documents;
 pub mod flow;
 pub mod html;
 pub mod jose;
@@ -24,23 +25,26 @@ pub mod modules;
 pub mod random;
 pub mod registration;
 pub mod report;
-pub mod requesturi;
 
 use browser::{Browser, LoginForm, User};
 use discovery::ServerInfo;
 use report::{Abort, Log, ModuleResult, Step};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use modules::{Kind, ModuleDef, Plan};
 pub use report::{Severity, Status, render_table};
 
-/// How a client authenticates at the token endpoint.
+/// How a client authenticates at the token endpoint (the suite's `client_auth_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// An RS256 client assertion signed with the client's key (the Dynamic plan's variant).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -48,6 +52,21 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+impl std::str::FromStr for AuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "client_secret_basic" => Ok(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            other => Err(format!(
+                "unknown client authentication `{other}` (client_secret_basic, client_secret_post or private_key_jwt)"
+            )),
         }
     }
 }
@@ -56,8 +75,13 @@ impl AuthMethod {
 #[derive(Clone, Debug)]
 pub struct ClientCreds {
     pub id: String,
+    /// Empty for private_key_jwt.
     pub secret: String,
     pub auth: AuthMethod,
+    /// The private key client assertions are signed with (private_key_jwt).
+    pub key: Option<josekit::jwk::Jwk>,
+    /// The assertions' `aud`; the token endpoint when unset.
+    pub assertion_audience: Option<String>,
 }
 
 impl ClientCreds {
@@ -66,8 +90,70 @@ impl ClientCreds {
             id: id.into(),
             secret: secret.into(),
             auth,
+            key: None,
+            assertion_audience: None,
         }
     }
+}
+
+/// Something an operator does at the OP while a module waits (the suite asks a human and waits
+/// for a button): here the harness runs it itself. Returns when the action is done.
+#[derive(Clone)]
+pub struct OperatorAction(Arc<dyn Fn() -> ActionFuture + Send + Sync>);
+
+/// What an operator action returns: done, or why not.
+type ActionFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+impl OperatorAction {
+    pub fn new<F, Fut>(action: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self(Arc::new(move || Box::pin(action())))
+    }
+
+    /// A shell command (`sh -c`), which must exit with status 0.
+    pub fn shell(command: impl Into<String>) -> Self {
+        let command: String = command.into();
+        Self::new(move || {
+            let command = command.clone();
+            async move {
+                let output = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .output()
+                    .await
+                    .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+                if output.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{command}` failed ({}): {}",
+                        output.status,
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ))
+                }
+            }
+        })
+    }
+
+    pub async fn run(&self) -> Result<(), String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for OperatorAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorAction")
+    }
+}
+
+/// A certificate and key (PEM) for the harness's document host, to serve it over https.
+#[derive(Clone, Debug)]
+pub struct HostTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
 }
 
 /// Everything a run needs: the issuer, how to reach it, the clients and the test user.
@@ -89,8 +175,13 @@ pub struct Config {
     /// The user the browser signs in as, and the login form's field names.
     pub user: User,
     /// Register a client per module through the registration endpoint (the suite's
-    /// `client_registration=dynamic_client`); enables the three dynamic-only Basic modules.
+    /// `client_registration=dynamic_client`); enables the dynamic-only modules.
     pub dynamic: bool,
+    /// How the modules' main clients authenticate (the suite's `client_auth_type`); unset, each
+    /// module's own (client_secret_basic, or client_secret_post for
+    /// `oidcc-server-client-secret-post`). The Dynamic plan uses private_key_jwt, which needs
+    /// dynamic registration (the harness registers its keys).
+    pub client_auth: Option<AuthMethod>,
     /// Add `response_mode=form_post` to every authorization request (the suite's "Form Post
     /// OP" plans run the Basic list this way).
     pub form_post: bool,
@@ -105,10 +196,23 @@ pub struct Config {
     pub ui_locales: String,
     /// `acr_values` when discovery lists none (default `1 2`).
     pub acr_values: Option<String>,
-    /// Where the harness serves request objects for `request_uri` (dynamic only).
-    pub request_uri_listen: SocketAddr,
-    /// The URL the OP reaches that listener at (default `http://<listen address>`).
-    pub request_uri_base: Option<String>,
+    /// Where the harness serves what an RP publishes for the OP to fetch (dynamic only):
+    /// request objects (`request_uri`), key sets (`jwks_uri`), sector documents.
+    pub host_listen: SocketAddr,
+    /// The URL the OP reaches that listener at (default `https://<listen address>` with
+    /// `host_tls`, else `http://…`).
+    pub host_base: Option<String>,
+    /// Serve the documents over https with this certificate (the OP must trust it).
+    pub host_tls: Option<HostTls>,
+    /// How long `oidcc-refresh-token-rp-key-rotation` waits between publishing the RP's new key
+    /// and using it (the suite's `jwks_refresh_delay`, 60 s).
+    pub jwks_refresh_delay: Duration,
+    /// The operator's key rotation for `oidcc-server-rotate-keys`; without one that module
+    /// only compares two reads of the JWKS `rotation_wait` apart, as the suite does after a human
+    /// rotated the keys.
+    pub rotate_keys: Option<OperatorAction>,
+    /// How long `oidcc-server-rotate-keys` waits for the rotated keys to be published.
+    pub rotation_wait: Duration,
     /// How long codereuse-30seconds waits.
     pub codereuse_wait: Duration,
     /// The longest one module may take.
@@ -137,14 +241,19 @@ impl Config {
                 form: LoginForm::default(),
             },
             dynamic: false,
+            client_auth: None,
             form_post: false,
             response_type: "code".into(),
             registration_token: None,
             login_hint: None,
             ui_locales: "se".into(),
             acr_values: None,
-            request_uri_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            request_uri_base: None,
+            host_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            host_base: None,
+            host_tls: None,
+            jwks_refresh_delay: Duration::from_secs(60),
+            rotate_keys: None,
+            rotation_wait: Duration::from_secs(60),
             codereuse_wait: Duration::from_secs(30),
             module_timeout: Duration::from_secs(180),
             concurrency: 1,
@@ -157,12 +266,12 @@ impl Config {
 pub const DEFAULT_REDIRECT_URI: &str = "https://127.0.0.1:8443/test/a/poort/callback";
 
 /// What the modules of one run share: the HTTP client, the harness's own client key, and the
-/// request-object host (started on first use).
+/// document host (started on first use).
 pub struct Shared {
     pub cfg: Config,
     pub http: reqwest::Client,
     client_key: tokio::sync::OnceCell<(josekit::jwk::Jwk, josekit::jwk::Jwk)>,
-    request_uris: tokio::sync::OnceCell<requesturi::Host>,
+    documents: tokio::sync::OnceCell<documents::Host>,
 }
 
 impl Shared {
@@ -174,23 +283,26 @@ impl Shared {
             .map_err(|e| Abort::Stop(format!("cannot generate the client key: {e}")))
     }
 
-    /// The request-object host, started on first use.
-    pub async fn request_uris(&self) -> Step<&requesturi::Host> {
-        self.request_uris
+    /// The document host, started on first use.
+    pub async fn documents(&self) -> Step<&documents::Host> {
+        self.documents
             .get_or_try_init(|| {
-                requesturi::Host::start(
-                    self.cfg.request_uri_listen,
-                    self.cfg.request_uri_base.clone(),
+                documents::Host::start(
+                    self.cfg.host_listen,
+                    self.cfg.host_base.clone(),
+                    self.cfg.host_tls.as_ref(),
                 )
             })
             .await
-            .map_err(|e| Abort::Stop(format!("cannot serve request objects: {e}")))
+            .map_err(|e| Abort::Stop(format!("cannot serve the RP's documents: {e}")))
     }
 }
 
 /// One module instance: its log, its browser, the OP's metadata, and the clients it registered.
 pub struct Ctx {
     pub module: &'static str,
+    /// How the module's main client authenticates.
+    pub auth: AuthMethod,
     pub shared: Arc<Shared>,
     pub log: Log,
     pub http: reqwest::Client,
@@ -207,6 +319,13 @@ impl Ctx {
     /// The OP's metadata (after the setup).
     pub fn op(&self) -> Arc<ServerInfo> {
         self.server.clone().expect("the module's setup ran")
+    }
+
+    /// Replaces the OP's keys the module verifies with (after the OP rotated them).
+    pub fn set_keys(&mut self, keys: Vec<serde_json::Value>) {
+        let mut server = (*self.op()).clone();
+        server.keys = keys;
+        self.server = Some(Arc::new(server));
     }
 
     /// A second browser with its own jar (for checks that need a fresh user agent).
@@ -228,7 +347,7 @@ impl Runner {
                 cfg,
                 http,
                 client_key: tokio::sync::OnceCell::new(),
-                request_uris: tokio::sync::OnceCell::new(),
+                documents: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -290,8 +409,19 @@ impl Runner {
 async fn run_module(shared: Arc<Shared>, def: &'static ModuleDef) -> ModuleResult {
     let started = Instant::now();
     let http = shared.http.clone();
+    let auth = match def.kind {
+        // The run's client authentication variant replaces the default one…
+        Kind::Flow {
+            auth: AuthMethod::ClientSecretBasic,
+            ..
+        } => shared.cfg.client_auth.unwrap_or(AuthMethod::ClientSecretBasic),
+        // …but not a module's own method (oidcc-server-client-secret-post).
+        Kind::Flow { auth, .. } => auth,
+        Kind::Config => shared.cfg.client_auth.unwrap_or(AuthMethod::ClientSecretBasic),
+    };
     let mut ctx = Ctx {
         module: def.name,
+        auth,
         browser: Browser::new(http.clone(), shared.cfg.user.clone()),
         http,
         log: Log::default(),
@@ -312,10 +442,15 @@ async fn run_module(shared: Arc<Shared>, def: &'static ModuleDef) -> ModuleResul
 }
 
 async fn run_steps(ctx: &mut Ctx, def: &'static ModuleDef) -> Step {
-    if let Kind::Flow { auth, .. } = def.kind {
+    if let Kind::Flow { .. } = def.kind {
+        if ctx.auth == AuthMethod::PrivateKeyJwt && !ctx.cfg().dynamic {
+            return Err(Abort::Stop(
+                "private_key_jwt needs dynamic registration (the harness registers its keys)".into(),
+            ));
+        }
         let issuer = ctx.cfg().issuer.clone();
         let server = discovery::setup(&mut ctx.log, &ctx.http, &issuer).await?;
-        check_auth_method_advertised(&mut ctx.log, &server, auth);
+        check_auth_method_advertised(&mut ctx.log, &server, ctx.auth);
         ctx.server = Some(Arc::new(server));
     }
     (def.run)(ctx).await
@@ -334,11 +469,12 @@ fn check_auth_method_advertised(log: &mut Log, server: &ServerInfo, auth: AuthMe
                 );
             }
         }
-        AuthMethod::ClientSecretPost => {
+        AuthMethod::ClientSecretPost | AuthMethod::PrivateKeyJwt => {
+            let method = auth.as_str();
             log.check(
-                listed.is_some_and(|m| m.iter().any(|m| m == "client_secret_post")),
+                listed.is_some_and(|m| m.iter().any(|m| m == method)),
                 Severity::Failure,
-                "token_endpoint_auth_methods_supported is missing or does not list client_secret_post",
+                format!("token_endpoint_auth_methods_supported is missing or does not list {method}"),
             );
         }
     }

@@ -1,17 +1,19 @@
-//! `poort-conformance`: runs the Config and Basic plans (or one module) against an issuer and
-//! prints `module → PASSED / WARNING / SKIPPED / FAILED (reasons)`; exits non-zero when any
+//! `poort-conformance`: runs a certification plan (or some of its modules) against an issuer
+//! and prints `module → PASSED / WARNING / SKIPPED / FAILED (reasons)`; exits non-zero when any
 //! module failed.
 
 use clap::Parser;
 use poort_conformance::browser::LoginForm;
-use poort_conformance::{AuthMethod, ClientCreds, Config, Plan, Runner, Status, render_table};
+use poort_conformance::{
+    AuthMethod, ClientCreds, Config, HostTls, OperatorAction, Plan, Runner, Status, render_table,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "poort-conformance",
-    about = "OpenID Foundation Basic and Config plans, black-box, against any issuer"
+    about = "OpenID Foundation OP certification plans, black-box, against any issuer"
 )]
 struct Args {
     /// The issuer (discovery at <issuer>/.well-known/openid-configuration).
@@ -48,15 +50,20 @@ struct Args {
     username_field: String,
     #[arg(long, default_value = "password")]
     password_field: String,
-    /// basic, config, rp-logout or all.
+    /// basic, config, rp-logout, implicit, hybrid, dynamic, or all (config, basic and rp-logout).
     #[arg(long, default_value = "all")]
     plan: Plan,
     /// Run only these modules (suite names; repeatable).
     #[arg(long = "module")]
     modules: Vec<String>,
-    /// Register a client per module at the registration endpoint (adds the dynamic-only modules).
+    /// Register a client per module at the registration endpoint (adds the dynamic-only modules;
+    /// implied by --plan dynamic).
     #[arg(long)]
     dynamic: bool,
+    /// How the modules' clients authenticate: client_secret_basic, client_secret_post or
+    /// private_key_jwt (default: each module's own; private_key_jwt for --plan dynamic).
+    #[arg(long)]
+    client_auth: Option<AuthMethod>,
     /// Add response_mode=form_post to every authorization request (the Form Post plans).
     #[arg(long)]
     form_post: bool,
@@ -77,12 +84,31 @@ struct Args {
     /// acr_values when discovery advertises none.
     #[arg(long)]
     acr_values: Option<String>,
-    /// Where to serve request objects for request_uri (dynamic).
+    /// Where to serve what the RP publishes (request objects, key sets, sector documents).
     #[arg(long, default_value = "127.0.0.1:0")]
-    request_uri_listen: std::net::SocketAddr,
-    /// The URL the OP reaches that listener at (default http://<listen address>).
+    host_listen: std::net::SocketAddr,
+    /// The URL the OP reaches that listener at (default https://<listen address> with
+    /// --host-cert, else http://…).
     #[arg(long)]
-    request_uri_base: Option<String>,
+    host_base: Option<String>,
+    /// Serve those documents over https with this certificate (PEM) …
+    #[arg(long, requires = "host_key")]
+    host_cert: Option<std::path::PathBuf>,
+    /// … and this private key (PEM).
+    #[arg(long, requires = "host_cert")]
+    host_key: Option<std::path::PathBuf>,
+    /// Seconds oidcc-refresh-token-rp-key-rotation waits before using the RP's new key (at
+    /// least 1).
+    #[arg(long, default_value_t = 60)]
+    jwks_refresh_delay: u64,
+    /// A shell command that rotates the OP's signing keys, for oidcc-server-rotate-keys (e.g.
+    /// `poort keys rotate && kill -HUP <pid>`); without it, rotate them by hand while the module
+    /// waits.
+    #[arg(long)]
+    rotate_command: Option<String>,
+    /// Seconds oidcc-server-rotate-keys waits for a new key in the JWKS.
+    #[arg(long, default_value_t = 60)]
+    rotation_wait: u64,
     /// Modules run at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -138,8 +164,26 @@ async fn main() -> ExitCode {
     cfg.login_hint = args.login_hint;
     cfg.ui_locales = args.ui_locales;
     cfg.acr_values = args.acr_values;
-    cfg.request_uri_listen = args.request_uri_listen;
-    cfg.request_uri_base = args.request_uri_base;
+    cfg.host_listen = args.host_listen;
+    cfg.host_base = args.host_base;
+    if let (Some(cert), Some(key)) = (&args.host_cert, &args.host_key) {
+        match (std::fs::read(cert), std::fs::read(key)) {
+            (Ok(cert_pem), Ok(key_pem)) => cfg.host_tls = Some(HostTls { cert_pem, key_pem }),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("cannot read --host-cert or --host-key: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    cfg.jwks_refresh_delay = Duration::from_secs(args.jwks_refresh_delay.max(1));
+    cfg.rotate_keys = args.rotate_command.map(OperatorAction::shell);
+    cfg.rotation_wait = Duration::from_secs(args.rotation_wait);
+    cfg.client_auth = args.client_auth;
+    if args.plan == Plan::Dynamic {
+        // The plan's fixed variants: dynamic registration and private_key_jwt.
+        cfg.dynamic = true;
+        cfg.client_auth.get_or_insert(AuthMethod::PrivateKeyJwt);
+    }
     cfg.concurrency = args.concurrency;
     cfg.codereuse_wait = Duration::from_secs(args.codereuse_wait);
     if cfg.client.is_none() && !cfg.dynamic {

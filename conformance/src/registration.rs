@@ -1,7 +1,9 @@
 //! The module's clients: the static ones from the configuration, or — with dynamic
 //! registration — clients the module registers itself the way the suite does (client_name,
-//! grant_types, an RS256 `jwks`, the auth method, response_types, redirect_uris, contacts), with
-//! the suite's checks on the registration response, and deleted again when the module ends.
+//! grant_types, an RS256 `jwks` (or the module's `jwks_uri`), the auth method, response_types,
+//! redirect_uris, contacts), with the suite's checks on the registration response, and deleted
+//! again when the module ends. A private_key_jwt client signs its assertions with the harness's
+//! key (the one in the registered `jwks`).
 
 use crate::browser::Response;
 use crate::report::{Abort, Severity, Step};
@@ -12,7 +14,7 @@ use serde_json::{Map, Value, json};
 /// Which of the module's clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
-    /// The main client (client_secret_basic).
+    /// The main client (client_secret_basic, or the run's client authentication).
     Main,
     /// A second, distinct client (refresh-token).
     Second,
@@ -43,10 +45,13 @@ impl Ctx {
         let auth = if which == Which::Post {
             AuthMethod::ClientSecretPost
         } else {
-            AuthMethod::ClientSecretBasic
+            self.auth
         };
         if self.cfg().dynamic {
             return self.register(auth, extra).await;
+        }
+        if auth == AuthMethod::PrivateKeyJwt {
+            return Err(Abort::Stop("private_key_jwt needs dynamic registration".into()));
         }
         let cfg = self.cfg();
         match which {
@@ -73,12 +78,13 @@ impl Ctx {
         }
     }
 
-    /// Registers a client at the registration endpoint and runs the suite's checks on the answer.
-    pub async fn register(
+    /// Sends the suite's registration request (with `extra` on top) and returns the answer
+    /// unchecked. A `jwks_uri` in `extra` replaces the `jwks`.
+    pub async fn register_raw(
         &mut self,
         auth: AuthMethod,
         extra: Map<String, Value>,
-    ) -> Step<ClientCreds> {
+    ) -> Step<Response> {
         let op = self.op();
         let endpoint = op.registration_endpoint.clone().ok_or_else(|| {
             Abort::Stop("dynamic registration needs a registration_endpoint in discovery".into())
@@ -103,6 +109,9 @@ impl Ctx {
             "contacts": ["certification@oidf.org"],
         });
         let fields = body.as_object_mut().expect("an object");
+        if extra.contains_key("jwks_uri") {
+            fields.remove("jwks");
+        }
         for (name, value) in extra {
             fields.insert(name, value);
         }
@@ -120,7 +129,16 @@ impl Ctx {
                 crate::browser::error_chain(&e)
             ))
         })?;
-        let response = Response::read(response).await?;
+        Response::read(response).await
+    }
+
+    /// Registers a client at the registration endpoint and runs the suite's checks on the answer.
+    pub async fn register(
+        &mut self,
+        auth: AuthMethod,
+        extra: Map<String, Value>,
+    ) -> Step<ClientCreds> {
+        let response = self.register_raw(auth, extra).await?;
         self.log.check(
             response.status == 201,
             Severity::Failure,
@@ -171,13 +189,16 @@ impl Ctx {
             uri,
             token,
         });
+        if auth == AuthMethod::PrivateKeyJwt {
+            let (private, _) = self.shared.client_key().await?;
+            return Ok(ClientCreds {
+                key: Some(private.clone()),
+                ..ClientCreds::new(client_id, secret.unwrap_or_default(), auth)
+            });
+        }
         let secret = secret
             .ok_or_else(|| Abort::Stop("the registration response has no client_secret".into()))?;
-        Ok(ClientCreds {
-            id: client_id,
-            secret,
-            auth,
-        })
+        Ok(ClientCreds::new(client_id, secret, auth))
     }
 }
 

@@ -27,6 +27,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     let password_policy = crate::password_policy::PasswordPolicy::from_settings(&settings.passwords);
     let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await.map_err(StartError::Keys)?;
     let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
+    let http = outbound_http_client(&settings)?;
     let issuer: Arc<str> = settings.issuer_string().into();
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
     Ok(AppState {
@@ -36,7 +37,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         issuer,
         discovery_json: bytes::Bytes::from(discovery.to_string()),
         hash_key,
-        http: outbound_http_client(),
+        http,
         client_keys: Arc::new(crate::oauth::client_auth::ClientKeyCache::new()),
         theme: Arc::new(theme),
         mailer: Arc::new(mailer),
@@ -47,15 +48,26 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     })
 }
 
-/// The client for outbound fetches of client-published documents.
-fn outbound_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The client for outbound fetches of client-published documents: no redirects, short
+/// timeouts, and the extra roots of `outbound.ca_file` trusted beside the public ones.
+fn outbound_http_client(settings: &Settings) -> Result<reqwest::Client, StartError> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10))
-        .user_agent(concat!("Poort/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("a client with static settings builds")
+        .user_agent(concat!("Poort/", env!("CARGO_PKG_VERSION")));
+    if let Some(file) = &settings.outbound.ca_file {
+        let unusable = |detail: String| StartError::Tls(format!("outbound.ca_file `{}`: {detail}", file.display()));
+        let pem = std::fs::read(file).map_err(|e| unusable(e.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| unusable(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(unusable("it holds no PEM certificate".into()));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| StartError::Tls(format!("cannot set up outbound HTTPS: {e}")))
 }
 
 /// The router over every endpoint of the route table.

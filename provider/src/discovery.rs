@@ -20,7 +20,12 @@ pub fn build(issuer: &str, endpoints: &[Endpoint], signing_algorithms: &[String]
             doc.insert(key.into(), json!(format!("{issuer}{}", endpoint.path)));
         }
     }
-    doc.insert("id_token_signing_alg_values_supported".into(), json!(signing_algorithms));
+    // `none` too: a client may register unsigned ID tokens, which it then only ever receives
+    // from the token endpoint (registration refuses it with ID tokens from the authorization
+    // endpoint, OpenID Connect Core §2).
+    let mut id_token_algs: Vec<&str> = signing_algorithms.iter().map(String::as_str).collect();
+    id_token_algs.push("none");
+    doc.insert("id_token_signing_alg_values_supported".into(), json!(id_token_algs));
     doc.insert("subject_types_supported".into(), json!(["public", "pairwise"]));
     doc.extend(crate::authorize::metadata());
     doc.extend(crate::token::metadata(signing_algorithms));

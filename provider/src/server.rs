@@ -1,5 +1,5 @@
 //! `poort serve`: open the store, bring keys and static clients up to date, listen (plain or
-//! TLS), and shut down gracefully on SIGTERM or Ctrl-C.
+//! TLS), reload the signing keys on SIGHUP, and shut down gracefully on SIGTERM or Ctrl-C.
 
 use crate::StartError;
 use crate::{app, clients};
@@ -23,6 +23,8 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
     let state = app::state(settings.clone(), store.clone()).await?;
     state.keyring.spawn_refresher(Duration::from_secs(30));
+    #[cfg(unix)]
+    state.keyring.reload_on_hangup().map_err(|e| StartError::Internal(format!("cannot listen for SIGHUP: {e}")))?;
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
     crate::logout::backchannel::spawn(state.clone());
 
@@ -55,10 +57,13 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let grace = settings.server.shutdown_grace;
     let (running, store) = start(settings.clone()).await?;
+    // Listen for the shutdown signals before announcing the server: a SIGTERM right after the
+    // banner must drain in-flight requests, not kill the process.
+    let shutdown = shutdown_signal();
     print_banner(&settings, running.local_addr, &store);
     let handle = running.handle.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
         handle.graceful_shutdown(Some(grace));
     });
@@ -86,23 +91,37 @@ fn print_banner(settings: &Settings, local: SocketAddr, store: &Store) {
     tracing::info!(%issuer, listen = %local, "serving");
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The signal handlers are installed when this is called, not
+/// when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (interrupt, terminate) = signals;
+            tokio::select! {
+                () = received(interrupt) => {},
+                () = received(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The first delivery of a signal (never, when its handler could not be installed).
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }

@@ -77,11 +77,17 @@ pub async fn oidcc_idtoken_signature(ctx: &mut Ctx) -> Step {
     let client = ctx.client(Which::Main).await?;
     let request = ctx.auth_request(&client);
     let flow = ctx.code_flow(&request, Some(UserinfoCall::Get)).await?;
-    let jwt = flow
-        .tokens
-        .id_token
-        .as_ref()
-        .expect("a code exchange has an id_token");
+    check_rs256_id_token(ctx, &flow.tokens, "the default");
+    Ok(())
+}
+
+/// The ID token's header must name its key (`kid`) and say RS256 (`why`: registered, or the
+/// default).
+pub(super) fn check_rs256_id_token(ctx: &mut Ctx, tokens: &Tokens, why: &str) {
+    let Some(jwt) = tokens.id_token.as_ref() else {
+        ctx.log.fail("there is no id_token to check");
+        return;
+    };
     ctx.log.check(
         jwt.kid().is_some(),
         Severity::Failure,
@@ -90,12 +96,8 @@ pub async fn oidcc_idtoken_signature(ctx: &mut Ctx) -> Step {
     ctx.log.check(
         jwt.alg() == Some("RS256"),
         Severity::Failure,
-        format!(
-            "the id_token alg is {:?}, not RS256 (the default)",
-            jwt.alg()
-        ),
+        format!("the id_token alg is {:?}, not RS256 ({why})", jwt.alg()),
     );
-    Ok(())
 }
 
 /// `oidcc-idtoken-unsigned` (dynamic): skipped unless discovery lists `none`; the client
@@ -785,7 +787,7 @@ pub async fn oidcc_codereuse_30seconds(ctx: &mut Ctx) -> Step {
 // Request objects
 
 /// The unsigned-object modules are skipped when the OP lists signing algorithms without `none`.
-fn skip_unless_unsigned_objects(ctx: &Ctx) -> Step {
+pub(super) fn skip_unless_unsigned_objects(ctx: &Ctx) -> Step {
     if let Some(algs) = ctx.op().list("request_object_signing_alg_values_supported")
         && !algs.iter().any(|a| a == "none")
     {
@@ -807,7 +809,7 @@ fn skip_if_refused(landing: &crate::browser::Landing, error: &str) -> Step {
     Ok(())
 }
 
-async fn finish_object_flow(
+pub(super) async fn finish_object_flow(
     ctx: &mut Ctx,
     request: &AuthRequest,
     landing: &crate::browser::Landing,
@@ -846,26 +848,36 @@ pub async fn oidcc_unsigned_request_object_supported_correctly_or_rejected_as_un
     finish_object_flow(ctx, &request, &landing).await
 }
 
-/// `oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported` (dynamic): the
-/// same object served by the harness at a registered `request_uri` with a `#<sha256>` fragment.
-pub async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported(
+/// Registers the module's client with a fresh `request_uris` entry on the document host (and
+/// `extra`), serves the request's object there as the suite does (`application/jose`) — signed
+/// RS256 with the client's key when `signed` — and sends the authorization request by reference:
+/// `request_uri` with the object's `#<sha256>` fragment.
+pub(super) async fn authorize_by_reference(
     ctx: &mut Ctx,
-) -> Step {
-    skip_unless_unsigned_objects(ctx)?;
+    mut extra: Map<String, Value>,
+    signed: bool,
+) -> Step<(AuthRequest, crate::browser::Landing)> {
     let shared = ctx.shared.clone();
-    let host = shared.request_uris().await?;
-    let (uri, name) = host.new_uri();
-    let mut extra = Map::new();
+    let host = shared.documents().await?;
+    let path = host.new_request_uri_path();
+    let uri = host.url(&path);
     extra.insert("request_uris".into(), json!([uri]));
     let client = ctx.client_with(Which::Main, extra).await?;
     let request = ctx.auth_request(&client);
     let issuer = ctx.op().issuer.clone();
-    let object = jose::unsigned_jwt(&request.object_claims(&issuer));
+    let claims = request.object_claims(&issuer);
+    let object = if signed {
+        let (private, _) = shared.client_key().await?;
+        jose::sign_rs256(&claims, private)
+            .map_err(|e| Abort::Stop(format!("cannot sign the request object: {e}")))?
+    } else {
+        jose::unsigned_jwt(&claims)
+    };
     let fragment = {
         use sha2::Digest;
         jose::b64(sha2::Sha256::digest(object.as_bytes()))
     };
-    host.publish(&name, object);
+    host.publish(&path, "application/jose", object);
     let landing = ctx
         .authorize_params(
             request.object_query("request_uri", &format!("{uri}#{fragment}")),
@@ -873,6 +885,16 @@ pub async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsup
             Interact::USER,
         )
         .await?;
+    Ok((request, landing))
+}
+
+/// `oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported` (dynamic): the
+/// same object served by the harness at a registered `request_uri` with a `#<sha256>` fragment.
+pub async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported(
+    ctx: &mut Ctx,
+) -> Step {
+    skip_unless_unsigned_objects(ctx)?;
+    let (request, landing) = authorize_by_reference(ctx, Map::new(), false).await?;
     skip_if_refused(&landing, "request_uri_not_supported")?;
     finish_object_flow(ctx, &request, &landing).await
 }
@@ -932,6 +954,29 @@ async fn refresh_round(
     nonce: String,
     send_scope: bool,
 ) -> Step<String> {
+    let (flow, refresh_token, scope) = flow_with_refresh_token(ctx, client, nonce).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    check_refresh(ctx, client, &flow, &refresh_token, send_scope.then_some(scope)).await
+}
+
+/// The grants a client registers for refresh tokens: those its response type needs (as the
+/// suite's registration has them), plus refresh_token.
+pub(super) fn refresh_grant_types(ctx: &Ctx) -> Value {
+    if ctx.cfg().response_type.split(' ').any(|w| w == "token" || w == "id_token") {
+        json!(["authorization_code", "implicit", "refresh_token"])
+    } else {
+        json!(["authorization_code", "refresh_token"])
+    }
+}
+
+/// A code flow for a refresh token (scope offline_access and prompt=consent when offered):
+/// returns the flow, its refresh token and the scope requested; skips when the OP issued no
+/// refresh token.
+pub(super) async fn flow_with_refresh_token(
+    ctx: &mut Ctx,
+    client: &ClientCreds,
+    nonce: String,
+) -> Step<(crate::flow::Flow, String, &'static str)> {
     let op = ctx.op();
     let offline = op.lists("scopes_supported", "offline_access");
     let scope = if offline {
@@ -959,10 +1004,21 @@ async fn refresh_round(
         Severity::Failure,
         "the refresh token has characters outside 0x20–0x7E",
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let response = ctx
-        .refresh(client, &refresh_token, send_scope.then_some(scope))
-        .await?;
+    Ok((flow, refresh_token, scope))
+}
+
+/// Refreshes `first`'s tokens with `refresh_token` (sending `scope` when given) and runs the
+/// suite's checks on the answer, the new ID token against the first one's, and userinfo with the
+/// new access token; returns the newest refresh token.
+pub(super) async fn check_refresh(
+    ctx: &mut Ctx,
+    client: &ClientCreds,
+    first: &crate::flow::Flow,
+    refresh_token: &str,
+    scope: Option<&str>,
+) -> Step<String> {
+    let flow = first;
+    let response = ctx.refresh(client, refresh_token, scope).await?;
     if !ctx.log.check(
         response.status == 200,
         Severity::Failure,
@@ -1075,7 +1131,7 @@ async fn refresh_round(
             userinfo.describe()
         ),
     );
-    Ok(refreshed.refresh_token.unwrap_or(refresh_token))
+    Ok(refreshed.refresh_token.unwrap_or_else(|| refresh_token.to_string()))
 }
 
 /// `oidcc-refresh-token`: two clients each get and use a refresh token (client 1 with the same
@@ -1083,13 +1139,7 @@ async fn refresh_round(
 /// by client 1 must be refused with invalid_grant.
 pub async fn oidcc_refresh_token(ctx: &mut Ctx) -> Step {
     let mut extra = Map::new();
-    // The grants the response type needs (as the suite's registration has them), plus refresh.
-    let grant_types = if ctx.cfg().response_type.split(' ').any(|w| w == "token" || w == "id_token") {
-        json!(["authorization_code", "implicit", "refresh_token"])
-    } else {
-        json!(["authorization_code", "refresh_token"])
-    };
-    extra.insert("grant_types".into(), grant_types);
+    extra.insert("grant_types".into(), refresh_grant_types(ctx));
     let op = ctx.op();
     ctx.log.check(
         op.lists("grant_types_supported", "refresh_token"),

@@ -33,7 +33,7 @@ pub fn post_logout_redirect_uri(redirect_uri: &str) -> String {
 }
 
 /// `B/<name>` for a redirect URI `B/callback` (query and fragment dropped).
-fn sibling(redirect_uri: &str, name: &str) -> String {
+pub(crate) fn sibling(redirect_uri: &str, name: &str) -> String {
     match Url::parse(redirect_uri) {
         Ok(mut url) => {
             url.set_query(None);

@@ -1,9 +1,10 @@
-//! The module table: every module of the Config, Basic and RP-Initiated Logout plans under its
-//! exact suite name, in the plans' order, with what setup it needs. The functions live in
-//! [`basic`], [`config`] and [`logout`].
+//! The module table: every module of the Config, Basic, RP-Initiated Logout and Dynamic plans
+//! under its exact suite name, in the plans' order, with what setup it needs. The functions live
+//! in [`basic`], [`config`], [`logout`] and [`dynamic`].
 
 pub mod basic;
 pub mod config;
+pub mod dynamic;
 pub mod logout;
 pub mod plans;
 
@@ -62,6 +63,9 @@ pub enum Plan {
     Implicit,
     /// `oidcc-hybrid-certification-test-plan`, for one response type ([`plans::plan_for`]).
     Hybrid,
+    /// `oidcc-dynamic-certification-test-plan`, for one response type ([`plans::plan_for`]):
+    /// needs dynamic registration and, as the suite fixes it, private_key_jwt.
+    Dynamic,
 }
 
 impl std::str::FromStr for Plan {
@@ -74,7 +78,10 @@ impl std::str::FromStr for Plan {
             "all" => Ok(Plan::All),
             "implicit" => Ok(Plan::Implicit),
             "hybrid" => Ok(Plan::Hybrid),
-            other => Err(format!("unknown plan `{other}` (basic, config, rp-logout or all)")),
+            "dynamic" => Ok(Plan::Dynamic),
+            other => Err(format!(
+                "unknown plan `{other}` (basic, config, rp-logout, implicit, hybrid, dynamic or all)"
+            )),
         }
     }
 }
@@ -89,6 +96,11 @@ const POST: Kind = Kind::Flow {
 };
 const DYNAMIC: Kind = Kind::Flow {
     auth: AuthMethod::ClientSecretBasic,
+    dynamic_only: true,
+};
+/// Modules that only make sense with private_key_jwt, whatever the run's client authentication.
+const PRIVATE_KEY_JWT: Kind = Kind::Flow {
+    auth: AuthMethod::PrivateKeyJwt,
     dynamic_only: true,
 };
 
@@ -167,12 +179,31 @@ table! {
     RpLogout "rp-initiated-logout-bad-id-token-hint" => logout::rp_initiated_logout_bad_id_token_hint, BASIC;
 
     Implicit "oidcc-ensure-request-without-nonce-fails" => basic::oidcc_ensure_request_without_nonce_fails, BASIC;
+
+    Dynamic "oidcc-idtoken-rs256" => dynamic::oidcc_idtoken_rs256, DYNAMIC;
+    Dynamic "oidcc-userinfo-rs256" => dynamic::oidcc_userinfo_rs256, DYNAMIC;
+    Dynamic "oidcc-ensure-redirect-uri-in-authorization-request" => dynamic::oidcc_ensure_redirect_uri_in_authorization_request, DYNAMIC;
+    Dynamic "oidcc-redirect-uri-query-OK" => dynamic::oidcc_redirect_uri_query_ok, DYNAMIC;
+    Dynamic "oidcc-redirect-uri-query-mismatch" => dynamic::oidcc_redirect_uri_query_mismatch, DYNAMIC;
+    Dynamic "oidcc-redirect-uri-query-added" => dynamic::oidcc_redirect_uri_query_added, DYNAMIC;
+    Dynamic "oidcc-redirect-uri-regfrag" => dynamic::oidcc_redirect_uri_regfrag, DYNAMIC;
+    Dynamic "oidcc-registration-logo-uri" => dynamic::oidcc_registration_logo_uri, DYNAMIC;
+    Dynamic "oidcc-registration-policy-uri" => dynamic::oidcc_registration_policy_uri, DYNAMIC;
+    Dynamic "oidcc-registration-tos-uri" => dynamic::oidcc_registration_tos_uri, DYNAMIC;
+    Dynamic "oidcc-registration-jwks-uri" => dynamic::oidcc_registration_jwks_uri, PRIVATE_KEY_JWT;
+    Dynamic "oidcc-registration-sector-uri" => dynamic::oidcc_registration_sector_uri, DYNAMIC;
+    Dynamic "oidcc-registration-sector-bad" => dynamic::oidcc_registration_sector_bad, DYNAMIC;
+    Dynamic "oidcc-server-rotate-keys" => dynamic::oidcc_server_rotate_keys, DYNAMIC;
+    Dynamic "oidcc-refresh-token-rp-key-rotation" => dynamic::oidcc_refresh_token_rp_key_rotation, PRIVATE_KEY_JWT;
+    Dynamic "oidcc-request-uri-unsigned" => dynamic::oidcc_request_uri_unsigned, DYNAMIC;
+    Dynamic "oidcc-request-uri-signed-rs256" => dynamic::oidcc_request_uri_signed_rs256, DYNAMIC;
+    Dynamic "oidcc-ensure-client-assertion-with-iss-aud-succeeds" => dynamic::oidcc_ensure_client_assertion_with_iss_aud_succeeds, PRIVATE_KEY_JWT;
 }
 
 static MODULES: LazyLock<Vec<ModuleDef>> = LazyLock::new(build);
 
 /// Every module the harness knows, Config plan first, then the Basic and RP-Initiated Logout
-/// plans in their order.
+/// plans in their order, then the modules only the Implicit, Hybrid and Dynamic plans add.
 pub fn all() -> &'static [ModuleDef] {
     &MODULES
 }
@@ -187,8 +218,11 @@ pub fn find(name: &str) -> Option<&'static ModuleDef> {
 pub fn plan(plan: Plan, dynamic: bool) -> Vec<&'static ModuleDef> {
     all()
         .iter()
-        // The Implicit and Hybrid plans reuse the Basic modules: see `plans::plan_for`.
-        .filter(|m| (plan == Plan::All && !matches!(m.plan, Plan::Implicit | Plan::Hybrid)) || m.plan == plan)
+        // The Implicit, Hybrid and Dynamic plans reuse the Basic modules: see `plans::plan_for`.
+        .filter(|m| {
+            (plan == Plan::All && !matches!(m.plan, Plan::Implicit | Plan::Hybrid | Plan::Dynamic))
+                || m.plan == plan
+        })
         .filter(|m| {
             dynamic
                 || !matches!(
@@ -217,6 +251,6 @@ mod tests {
         let mut names: Vec<&str> = all().iter().map(|m| m.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 51);
+        assert_eq!(names.len(), 69);
     }
 }

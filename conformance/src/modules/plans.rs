@@ -1,6 +1,8 @@
-//! The Implicit and Hybrid plans (CONFORMANCE.md §3): the Basic plan's modules run with another
-//! response type (`Config::response_type`), in the suite's order for each run, plus
-//! `oidcc-ensure-request-without-nonce-fails`.
+//! The plans that reuse other plans' modules (CONFORMANCE.md §3), by name, in the suite's order:
+//! Implicit and Hybrid (the Basic plan's modules with another response type,
+//! `Config::response_type`, plus `oidcc-ensure-request-without-nonce-fails`), and Dynamic (its
+//! own modules, four of the Basic plan's and the Config plan's one, for the response type the
+//! user picks).
 
 use super::{Kind, ModuleDef, Plan, find, plan};
 
@@ -85,8 +87,36 @@ const HYBRID: &[&str] = &[
     "oidcc-ensure-request-with-valid-pkce-succeeds",
 ];
 
-/// The modules of `which` for `response_type` (which matters to the Implicit and Hybrid plans
-/// only), the dynamic-only ones dropped for static clients.
+/// The Dynamic plan (`oidcc-dynamic-certification-test-plan`), for every response type; see
+/// [`plan_for`] for those some modules do not apply to.
+const DYNAMIC: &[&str] = &[
+    "oidcc-idtoken-rs256",
+    "oidcc-idtoken-unsigned",
+    "oidcc-userinfo-rs256",
+    "oidcc-ensure-redirect-uri-in-authorization-request",
+    "oidcc-redirect-uri-query-OK",
+    "oidcc-redirect-uri-query-mismatch",
+    "oidcc-redirect-uri-query-added",
+    "oidcc-redirect-uri-regfrag",
+    "oidcc-discovery-endpoint-verification",
+    "oidcc-server",
+    "oidcc-registration-logo-uri",
+    "oidcc-registration-policy-uri",
+    "oidcc-registration-tos-uri",
+    "oidcc-registration-jwks-uri",
+    "oidcc-registration-sector-uri",
+    "oidcc-registration-sector-bad",
+    "oidcc-server-rotate-keys",
+    "oidcc-refresh-token-rp-key-rotation",
+    "oidcc-request-uri-unsigned",
+    "oidcc-request-uri-signed-rs256",
+    "oidcc-ensure-request-object-with-redirect-uri",
+    "oidcc-refresh-token",
+    "oidcc-ensure-client-assertion-with-iss-aud-succeeds",
+];
+
+/// The modules of `which` for `response_type` (which matters to the Implicit, Hybrid and Dynamic
+/// plans only), the dynamic-only ones dropped for static clients.
 pub fn plan_for(which: Plan, response_type: &str, dynamic: bool) -> Vec<&'static ModuleDef> {
     let names: Vec<&str> = match which {
         Plan::Implicit => {
@@ -120,6 +150,23 @@ pub fn plan_for(which: Plan, response_type: &str, dynamic: bool) -> Vec<&'static
                     } else {
                         n
                     }
+                })
+                .collect()
+        }
+        Plan::Dynamic => {
+            let words: Vec<&str> = response_type.split(' ').collect();
+            DYNAMIC
+                .iter()
+                .copied()
+                // As the suite's variants say: no unsigned ID token where one comes from the
+                // authorization endpoint, no refresh tokens without a code.
+                .filter(|n| !(*n == "oidcc-idtoken-unsigned" && words.contains(&"id_token")))
+                .filter(|n| {
+                    words.contains(&"code")
+                        || !matches!(
+                            *n,
+                            "oidcc-refresh-token" | "oidcc-refresh-token-rp-key-rotation"
+                        )
                 })
                 .collect()
         }
@@ -169,5 +216,24 @@ mod tests {
         );
         assert!(names("code id_token token").contains(&"oidcc-ensure-request-without-nonce-fails"));
         assert_eq!(plan_for(Plan::Basic, "code", true).len(), 38);
+    }
+
+    #[test]
+    fn the_dynamic_plan_has_the_suites_modules_for_each_response_type() {
+        assert_eq!(plan_for(Plan::Dynamic, "code", true).len(), 23);
+        let hybrid: Vec<&str> = plan_for(Plan::Dynamic, "code id_token", true)
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(hybrid.len(), 22);
+        assert!(!hybrid.contains(&"oidcc-idtoken-unsigned"));
+        assert_eq!(plan_for(Plan::Dynamic, "id_token token", true).len(), 20);
+        // Every name resolves, and the Dynamic plan stays out of `--plan all`.
+        assert!(DYNAMIC.iter().all(|n| find(n).is_some()));
+        assert!(
+            plan(Plan::All, true)
+                .iter()
+                .all(|m| m.plan != Plan::Dynamic)
+        );
     }
 }

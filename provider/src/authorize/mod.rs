@@ -18,6 +18,7 @@ pub mod pages;
 pub mod params;
 pub mod request;
 pub mod request_object;
+pub mod request_uri;
 pub mod response;
 pub mod ticket;
 
@@ -175,8 +176,8 @@ async fn client_and_target(
     if params.oversized().is_some() {
         return Err(bad("error.invalid_request", "a parameter is too long"));
     }
-    if params.repeated().iter().any(|p| p == "client_id" || p == "redirect_uri" || p == "request") {
-        return Err(bad("error.invalid_request", "client_id, redirect_uri or request is repeated"));
+    if params.repeated().iter().any(|p| matches!(p.as_str(), "client_id" | "redirect_uri" | "request" | "request_uri")) {
+        return Err(bad("error.invalid_request", "client_id, redirect_uri, request or request_uri is repeated"));
     }
     let client_id = params.get("client_id").ok_or_else(|| bad("error.invalid_request", "client_id is missing"))?;
     let client = match Client::load(&state.store, client_id).await {
@@ -186,30 +187,25 @@ async fn client_and_target(
     };
     // The query's own redirect URI, for errors about the request object itself.
     let query_target = params.get("redirect_uri").filter(|uri| client.has_redirect_uri(uri)).map(str::to_string);
-    let params = match params.get("request") {
-        None => params,
-        Some(jwt) => {
-            let merged = request_object::verify(state, jwt, &client).await.and_then(|claims| request_object::merge(&params, claims));
-            match merged {
-                Ok(merged) if merged.oversized().is_some() => {
-                    return Err(bad("error.invalid_request", "the request object has a parameter that is too long"));
+    let params = match with_request_object(state, &client, &params).await {
+        Ok(None) => params,
+        Ok(Some(merged)) if merged.oversized().is_some() => {
+            return Err(bad("error.invalid_request", "the request object has a parameter that is too long"));
+        }
+        Ok(Some(merged)) => merged,
+        Err(error) => {
+            return Err(match query_target.or_else(|| single_redirect_uri(&client)) {
+                Some(uri) => {
+                    let target = RedirectTarget {
+                        redirect_uri: uri,
+                        mode: default_mode(&params),
+                        state: params.get("state").map(str::to_string),
+                        issuer: state.issuer.to_string(),
+                    };
+                    target.error(&error)
                 }
-                Ok(merged) => merged,
-                Err(error) => {
-                    return Err(match query_target.or_else(|| single_redirect_uri(&client)) {
-                        Some(uri) => {
-                            let target = RedirectTarget {
-                                redirect_uri: uri,
-                                mode: default_mode(&params),
-                                state: params.get("state").map(str::to_string),
-                                issuer: state.issuer.to_string(),
-                            };
-                            target.error(&error)
-                        }
-                        None => bad("error.invalid_request", "the request object is not valid"),
-                    });
-                }
-            }
+                None => bad("error.invalid_request", "the request object is not valid"),
+            });
         }
     };
     let redirect_uri = match params.get("redirect_uri") {
@@ -226,6 +222,19 @@ async fn client_and_target(
         issuer: state.issuer.to_string(),
     };
     Ok((client, params, target))
+}
+
+/// The request's parameters with its request object on top: the `request` parameter, or the
+/// object fetched from `request_uri`; `None` when the request has neither.
+async fn with_request_object(state: &AppState, client: &Client, params: &RawParams) -> Result<Option<RawParams>, OAuthError> {
+    let jwt = match (params.get("request"), params.get("request_uri")) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => return Err(OAuthError::invalid_request("request and request_uri cannot be used together")),
+        (Some(jwt), None) => jwt.to_string(),
+        (None, Some(uri)) => request_uri::fetch(state, client, uri).await?,
+    };
+    let claims = request_object::verify(state, &jwt, client).await?;
+    request_object::merge(params, claims).map(Some)
 }
 
 fn single_redirect_uri(client: &Client) -> Option<String> {
@@ -473,7 +482,9 @@ pub fn metadata() -> serde_json::Map<String, serde_json::Value> {
     doc.insert("code_challenge_methods_supported".into(), json!(["S256"]));
     doc.insert("display_values_supported".into(), json!(request::SUPPORTED_DISPLAY_VALUES));
     doc.insert("request_parameter_supported".into(), json!(true));
-    doc.insert("request_uri_parameter_supported".into(), json!(false));
+    doc.insert("request_uri_parameter_supported".into(), json!(true));
+    // Only URIs a client registered are fetched (see `request_uri`).
+    doc.insert("require_request_uri_registration".into(), json!(true));
     let mut request_object_algs = request_object::SIGNING_ALGORITHMS.to_vec();
     request_object_algs.push("none");
     doc.insert("request_object_signing_alg_values_supported".into(), json!(request_object_algs));

@@ -62,7 +62,6 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("check_repeated_parameters", check_repeated_parameters),
     ("check_response_type", check_response_type),
     ("check_response_mode", check_response_mode),
-    ("check_request_uri", check_request_uri),
     ("check_scope", check_scope),
     ("check_pkce", check_pkce),
     ("check_nonce", check_nonce),
@@ -117,13 +116,6 @@ fn check_response_mode(params: &RawParams, _: &Client, request: &mut Authorizati
             return Err(invalid("response_mode query cannot carry tokens"));
         }
         request.response_mode = Some(mode);
-    }
-    Ok(())
-}
-
-fn check_request_uri(params: &RawParams, _: &Client, _: &mut AuthorizationRequest) -> Result<(), OAuthError> {
-    if params.get("request_uri").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
     Ok(())
 }
@@ -289,7 +281,6 @@ mod tests {
         assert_eq!(code("response_type=code&scope=openid&prompt=bogus"), ErrorCode::InvalidRequest);
         assert_eq!(code("response_type=code&scope=openid&max_age=-1"), ErrorCode::InvalidRequest);
         assert_eq!(code("response_type=code&scope=openid&claims=%7Bnot"), ErrorCode::InvalidRequest);
-        assert_eq!(code("response_type=code&scope=openid&request_uri=https%3A%2F%2Frp%2Fr"), ErrorCode::RequestUriNotSupported);
         assert_eq!(code("response_type=code&scope=openid&response_mode=bogus"), ErrorCode::InvalidRequest);
         let essential = |acr: &str| format!("response_type=code&scope=openid&claims={}", url::form_urlencoded::byte_serialize(acr.as_bytes()).collect::<String>());
         let unmet = essential(r#"{"id_token":{"acr":{"essential":true,"values":["urn:mace:incommon:iap:silver"]}}}"#);

@@ -1,5 +1,6 @@
-//! Request objects (OpenID Connect Core §6.1): the `request` parameter as a JWT whose claims are
-//! the authorization parameters. Parameters inside the object win over the query. Signed objects
+//! Request objects (OpenID Connect Core §6.1): the `request` parameter — or the object a
+//! `request_uri` points at ([`super::request_uri`]) — as a JWT whose claims are the
+//! authorization parameters. Parameters inside the object win over the query. Signed objects
 //! are verified with the client's registered keys (`jwks` or `jwks_uri`); unsigned ones
 //! (`alg: none`) are accepted unless the client registered a signing algorithm.
 
@@ -80,8 +81,11 @@ pub fn decode(jwt: &str, client: &Client, issuer: &str) -> Result<Map<String, Va
 pub fn merge(query: &RawParams, claims: Map<String, Value>) -> Result<RawParams, OAuthError> {
     let mut merged = query.clone();
     merged.remove("request");
+    merged.remove("request_uri");
     for (name, value) in claims {
-        if matches!(name.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti") {
+        // The JWT's own claims are not parameters, and an object cannot point at another one
+        // (RFC 9101 §4).
+        if matches!(name.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
             continue;
         }
         let text = match value {
@@ -122,6 +126,12 @@ mod tests {
         let claims = decode(&unsigned(serde_json::json!({ "state": "s", "nonce": "n", "redirect_uri": "https://rp/cb", "max_age": 10 })), &client(), "https://op").unwrap();
         let query = RawParams::parse("client_id=c&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Frp%2Fbad&request=x");
         let merged = merge(&query, claims).unwrap();
+        assert_eq!(merged.get("request"), None);
+        let by_reference = RawParams::parse("client_id=c&request_uri=https%3A%2F%2Frp%2Fr");
+        let nested = unsigned(serde_json::json!({ "request_uri": "https://elsewhere/r", "request": "x.y.", "state": "s" }));
+        let merged_reference = merge(&by_reference, decode(&nested, &client(), "https://op").unwrap()).unwrap();
+        assert_eq!((merged_reference.get("request_uri"), merged_reference.get("request")), (None, None));
+        assert_eq!(merged_reference.get("state"), Some("s"));
         assert_eq!(merged.get("state"), Some("s"));
         assert_eq!(merged.get("redirect_uri"), Some("https://rp/cb"));
         assert_eq!(merged.get("max_age"), Some("10"));

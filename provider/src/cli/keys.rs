@@ -90,7 +90,7 @@ pub async fn run(command: KeysCommand, settings: &Settings) -> Result<(), StartE
                 for kid in &created {
                     println!("new signing key {kid}");
                 }
-                println!("running nodes pick the new keys up within 30 seconds");
+                println!("running nodes pick the new keys up within 30 seconds (at once after SIGHUP)");
             }
             Ok(())
         }

@@ -124,6 +124,25 @@ impl Keyring {
     }
 }
 
+impl Keyring {
+    /// Reloads the key set whenever the process receives SIGHUP, so that a rotation by
+    /// `poort keys rotate` (or any change in the database) takes effect on this node at once
+    /// instead of at the next scheduled refresh.
+    #[cfg(unix)]
+    pub fn reload_on_hangup(self: &Arc<Self>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let keyring = Arc::clone(self);
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match keyring.refresh().await {
+                    Ok(()) => tracing::info!("reloaded the signing keys (SIGHUP)"),
+                    Err(error) => tracing::error!(%error, "reloading the signing keys failed; keeping the current set"),
+                }
+            }
+        }))
+    }
+}
+
 /// Rotates every algorithm now (`poort keys rotate`): the new keys sign at once, the old ones
 /// stay published for the retirement window. Returns the new kids.
 pub async fn rotate_now(store: &Store, policy: &KeyPolicy, only: Option<&str>) -> Result<Vec<String>, KeyError> {

@@ -126,7 +126,7 @@ async fn other_errors_go_to_the_redirect_uri_with_state_and_iss() {
     let page = b.get("/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=token&scope=openid&state=xyz").await;
     assert!(page.location.as_deref().unwrap().contains("error=unsupported_response_type"));
     assert_redirect_error(&b.get(&auth("&prompt=none")).await, "login_required");
-    assert_redirect_error(&b.get(&auth("&request_uri=https%3A%2F%2Frp.example%2Freq")).await, "request_uri_not_supported");
+    assert_redirect_error(&b.get(&auth("&request_uri=https%3A%2F%2Frp.example%2Freq")).await, "invalid_request_uri");
     assert_redirect_error(&b.get(&auth("&max_age=soon")).await, "invalid_request");
     assert_redirect_error(&b.get(&auth("&id_token_hint=garbage")).await, "invalid_request");
     // Nothing was stored for any of them.

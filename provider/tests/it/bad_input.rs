@@ -7,30 +7,11 @@ use crate::grant_fixture::{CB, CodeSpec, Op, SECRET, basic_header};
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use base64::Engine as _;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 /// Every table's row count (a cheap fingerprint of the stored state).
 async fn fingerprint(op: &Op) -> Vec<(String, i64)> {
-    let db = op.state.store.connection();
-    let tables = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        ))
-        .await
-        .unwrap();
-    let mut counts = Vec::new();
-    for row in tables {
-        let name: String = row.try_get("", "name").unwrap();
-        let count = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM \"{name}\"")))
-            .await
-            .unwrap()
-            .unwrap();
-        counts.push((name, count.try_get::<i64>("", "n").unwrap()));
-    }
-    counts
+    crate::support::table_counts(&op.state.store).await
 }
 
 fn b64(text: &str) -> String {

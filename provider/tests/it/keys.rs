@@ -132,3 +132,31 @@ async fn key_material_that_does_not_match_its_kid_is_refused() {
     let error = Keyring::open(store, KeyPolicy::from_settings(&settings)).await.err().expect("must not load");
     assert!(error.to_string().contains(a.as_str()), "{error}");
 }
+
+#[tokio::test]
+async fn tokens_signed_before_a_rotation_keep_working_while_the_old_key_is_published() {
+    use crate::grant_fixture::{CodeSpec, Op, SECRET, part};
+    let op = Op::new().await;
+    op.client("rp", serde_json::json!({ "grant_types": ["authorization_code"] })).await;
+    let code = op.code("rp", CodeSpec::default()).await;
+    let before = op.redeem("rp", &code).await.tokens();
+    let (access_token, id_token) = (before["access_token"].as_str().unwrap(), before["id_token"].as_str().unwrap());
+    let old_kid = part(id_token, 0)["kid"].clone();
+
+    let created = rotate_now(&op.state.store, &KeyPolicy::from_settings(&op.state.settings), None).await.unwrap();
+    op.state.keyring.refresh().await.unwrap();
+
+    // New tokens are signed with the new key…
+    let code = op.code("rp", CodeSpec::default()).await;
+    let after = op.redeem("rp", &code).await.tokens();
+    let new_kid = part(after["id_token"].as_str().unwrap(), 0)["kid"].clone();
+    assert_ne!(new_kid, old_kid);
+    assert!(created.iter().any(|kid| new_kid == kid.as_str()));
+    // …and those signed before still verify wherever they come back: userinfo and introspection
+    // (a JWT access token), and an id_token_hint.
+    assert_eq!(op.userinfo(access_token).await.status, axum::http::StatusCode::OK);
+    let introspected = op.post("/introspect", &[("token", access_token)], Some(("rp", SECRET))).await.json();
+    assert_eq!(introspected["active"], true);
+    let subject = poort::authorize::interaction::subject_of_id_token_hint(&op.state, id_token).unwrap();
+    assert_eq!(subject, op.user_id);
+}

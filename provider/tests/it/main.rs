@@ -17,6 +17,7 @@ mod metadata;
 mod postgres;
 mod process;
 mod registration;
+mod request_uri;
 mod revocation;
 mod support;
 mod terms;

@@ -34,7 +34,9 @@ async fn discovery_names_the_configured_issuer_and_the_endpoints_served() {
     assert_eq!(doc["issuer"], "https://id.example.com");
     assert_eq!(doc["jwks_uri"], "https://id.example.com/jwks");
     let algs: Vec<&str> = doc["id_token_signing_alg_values_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(algs, ["RS256", "ES256"]);
+    assert_eq!(algs, ["RS256", "ES256", "none"]);
+    assert_eq!(doc["request_uri_parameter_supported"], true);
+    assert_eq!(doc["require_request_uri_registration"], true);
     // Every advertised URL is one the router really serves.
     for (key, value) in doc.as_object().unwrap() {
         if key.ends_with("_endpoint") || key.ends_with("_uri") {

@@ -189,6 +189,34 @@ fn keys_list_and_rotate_from_the_cli() {
     assert!(stderr.contains("HS256"), "{stderr}");
 }
 
+#[tokio::test]
+async fn sighup_makes_a_running_server_load_rotated_keys_at_once() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let client = http();
+    let mut server = Server::start(dir.path(), |command| {
+        command.env("RUST_LOG", "info");
+    });
+    let before = kids_of(&server.base_url, &client).await;
+    let (ok, stdout, stderr) = run(poort().current_dir(dir.path()).args(["keys", "rotate", "--alg", "RS256", "--json"]));
+    assert!(ok, "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let new_kid = created["created"][0].as_str().unwrap().to_string();
+    server.signal("HUP");
+    // The server says when it has reloaded; the JWKS then has the new key beside the old ones.
+    let stderr = server.child.stderr.take().unwrap();
+    let reloaded = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stderr).lines().map_while(Result::ok).any(|line| line.contains("reloaded the signing keys"))
+    });
+    let reloaded = tokio::time::timeout(Duration::from_secs(60), reloaded).await.expect("the server reloads").unwrap();
+    assert!(reloaded, "the server ended without logging a reload");
+    let after = kids_of(&server.base_url, &client).await;
+    assert!(after.contains(&new_kid), "{after:?}");
+    assert!(before.iter().all(|kid| after.contains(kid)), "the old keys stay published");
+    // And the process is still serving (SIGHUP does not end it).
+    assert!(server.child.try_wait().unwrap().is_none());
+}
+
 #[test]
 fn sigkill_in_the_middle_of_writes_loses_no_committed_row() {
     let dir = tempfile::tempdir().unwrap();

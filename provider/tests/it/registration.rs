@@ -627,6 +627,41 @@ async fn sector_identifier_documents_must_list_every_redirect_uri() {
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);
 }
 
+#[tokio::test]
+async fn documents_under_an_internal_ca_are_fetched_once_outbound_ca_file_trusts_it() {
+    use axum::routing::get;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let router = axum::Router::new().route("/sector.json", get(|| async { axum::Json(json!([CB])) }));
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem.clone().into_bytes(), key_pem.into_bytes())
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sector = format!("https://{}/sector.json", listener.local_addr().unwrap());
+    let server = axum_server::from_tcp_rustls(listener, tls).unwrap();
+    tokio::spawn(async move { server.serve(router.into_make_service()).await.ok() });
+    let body = json!({ "redirect_uris": [CB], "subject_type": "pairwise", "sector_identifier_uri": sector });
+    // Not a certificate the public web PKI vouches for…
+    let untrusting = Fixture::new().await;
+    untrusting.register(body.clone()).await.assert_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "unknown CA");
+    // …until the operator trusts it.
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("internal-ca.pem");
+    std::fs::write(&ca_file, &cert_pem).unwrap();
+    let trusting = Fixture::with(|s| s.outbound.ca_file = Some(ca_file.clone())).await;
+    let answer = trusting.register(body).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);
+    // A file that holds no certificate stops the start, naming the setting.
+    let not_pem = dir.path().join("not-a-certificate.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let mut settings = sqlite_settings(dir.path());
+    settings.outbound.ca_file = Some(not_pem);
+    let store = poort::open_store(&settings).await.unwrap();
+    let error = app::state(settings, store).await.err().expect("the start fails");
+    assert!(error.to_string().contains("outbound.ca_file"), "{error}");
+}
+
 async fn registered_id(fx: &Fixture, body: Value) -> String {
     let answer = fx.register(body).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);

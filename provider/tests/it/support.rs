@@ -164,6 +164,46 @@ pub async fn provider(
     (poort::app::state(settings, store).await.unwrap(), dir)
 }
 
+/// Every table's row count on an SQLite store (a cheap fingerprint of the stored state).
+pub async fn table_counts(store: &poort_storage::Store) -> Vec<(String, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = store.connection();
+    let tables = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        ))
+        .await
+        .unwrap();
+    let mut counts = Vec::new();
+    for row in tables {
+        let name: String = row.try_get("", "name").unwrap();
+        let count = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM \"{name}\"")))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push((name, count.try_get::<i64>("", "n").unwrap()));
+    }
+    counts
+}
+
+/// Adds an active user who signs in with `password`; returns the user's id.
+pub async fn insert_user(state: &poort::state::AppState, email: &str, password: &str) -> String {
+    use poort_storage::repo::{NewUser, UserStatus};
+    let user = NewUser {
+        email: email.into(),
+        username: email.split('@').next().map(str::to_string),
+        display_name: None,
+        email_verified: true,
+        claims: serde_json::json!({}),
+        status: UserStatus::Active,
+        auth_method: "password".into(),
+        password_hash: Some(poort::password::hash(password)),
+    };
+    state.store.users().create(user).await.unwrap().id
+}
+
 /// The secret of the clients [`insert_client`] registers.
 pub const CLIENT_SECRET: &str = "a-secret-of-sixteen";
 
