@@ -1,4 +1,4 @@
-//! `poort-conformance`: runs the Config and Basic plans (or one module) against an issuer and
+//! `poort-conformance`: runs a certification plan (or some modules) against an issuer and
 //! prints `module → PASSED / WARNING / SKIPPED / FAILED (reasons)`; exits non-zero when any
 //! module failed.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(
     name = "poort-conformance",
-    about = "OpenID Foundation Basic and Config plans, black-box, against any issuer"
+    about = "OpenID Foundation certification plans for OpenID Providers, black-box, against any issuer"
 )]
 struct Args {
     /// The issuer (discovery at <issuer>/.well-known/openid-configuration).
@@ -48,7 +48,8 @@ struct Args {
     username_field: String,
     #[arg(long, default_value = "password")]
     password_field: String,
-    /// basic, config, rp-logout or all.
+    /// basic, config, rp-logout, implicit, hybrid, frontchannel-logout, backchannel-logout,
+    /// session-management, or all (config, basic and rp-logout).
     #[arg(long, default_value = "all")]
     plan: Plan,
     /// Run only these modules (suite names; repeatable).
@@ -83,6 +84,16 @@ struct Args {
     /// The URL the OP reaches that listener at (default http://<listen address>).
     #[arg(long)]
     request_uri_base: Option<String>,
+    /// Where to listen for back-channel logout tokens; static clients register
+    /// http://<this address>/backchannel_logout (or <--backchannel-base>/backchannel_logout).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    backchannel_listen: std::net::SocketAddr,
+    /// The URL the OP reaches that listener at (default http://<listen address>).
+    #[arg(long)]
+    backchannel_base: Option<String>,
+    /// Seconds to wait for the OP's back-channel logout request after a logout.
+    #[arg(long, default_value_t = 30)]
+    backchannel_wait: u64,
     /// Modules run at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -140,6 +151,9 @@ async fn main() -> ExitCode {
     cfg.acr_values = args.acr_values;
     cfg.request_uri_listen = args.request_uri_listen;
     cfg.request_uri_base = args.request_uri_base;
+    cfg.backchannel_listen = args.backchannel_listen;
+    cfg.backchannel_base = args.backchannel_base;
+    cfg.backchannel_wait = Duration::from_secs(args.backchannel_wait);
     cfg.concurrency = args.concurrency;
     cfg.codereuse_wait = Duration::from_secs(args.codereuse_wait);
     if cfg.client.is_none() && !cfg.dynamic {

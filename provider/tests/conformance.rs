@@ -1,8 +1,8 @@
 //! Black-box conformance: the real `poort serve` on loopback over TLS (an rcgen certificate for
-//! 127.0.0.1), the OpenID Foundation's Config, Basic and RP-Initiated Logout plans run by
-//! `poort-conformance` (one
-//! verdict per module, with static clients and with dynamic registration), and `openid-client`
-//! v6 from npm as a real relying party.
+//! 127.0.0.1), the OpenID Foundation's plans run by `poort-conformance` (one verdict per module,
+//! with static clients and with dynamic registration) — Config, Basic, RP-Initiated Logout,
+//! Implicit, Hybrid, Form Post, Front-Channel, Back-Channel and Session Management — and
+//! `openid-client` v6 from npm as a real relying party.
 //!
 //! `oidcc-codereuse-30seconds` waits 30 seconds, so it has its own test and the rest does not
 //! wait behind it.
@@ -26,6 +26,13 @@ const CLIENT: (&str, &str) = ("client", "conformance-client-secret-0001");
 const CLIENT2: (&str, &str) = ("client2", "conformance-client-secret-0002");
 const POST_CLIENT: (&str, &str) = ("client_secret_post", "conformance-client-secret-0003");
 const NODE_CLIENT: (&str, &str) = ("openid-client", "conformance-client-secret-0004");
+/// The Front-Channel plan's static client, with `FRONTCHANNEL_LOGOUT_URI`.
+const FRONTCHANNEL_CLIENT: (&str, &str) = ("frontchannel", "conformance-client-secret-0005");
+/// The Back-Channel plan's static client, whose `backchannel_logout_uri` is the harness's
+/// listener (`Op::backchannel_listen`).
+const BACKCHANNEL_CLIENT: (&str, &str) = ("backchannel", "conformance-client-secret-0006");
+/// The suite's `B/frontchannel_logout`: the browser "loads" it, the harness reads the frame.
+const FRONTCHANNEL_LOGOUT_URI: &str = "https://127.0.0.1:8443/test/a/poort/frontchannel_logout";
 
 /// Every standard claim, well typed (the scope modules expect them all).
 const CLAIMS: &str = r#"{
@@ -64,11 +71,12 @@ fn poort() -> Command {
     command
 }
 
-fn client_block(id: &str, secret: &str, auth_method: &str) -> String {
+/// A `[[clients]]` block; `extra` adds lines (logout URIs).
+fn client_block(id: &str, secret: &str, auth_method: &str, extra: &str) -> String {
     format!(
         "[[clients]]\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\nclient_name = \"Conformance {id}\"\n\
          redirect_uris = [\"{REDIRECT_URI}\"]\npost_logout_redirect_uris = [\"{POST_LOGOUT_REDIRECT_URI}\"]\ngrant_types = [\"authorization_code\", \"implicit\", \"refresh_token\"]\n\
-         response_types = [\"code\", \"id_token\", \"id_token token\", \"code id_token\", \"code token\", \"code id_token token\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n\n"
+         response_types = [\"code\", \"id_token\", \"id_token token\", \"code id_token\", \"code token\", \"code id_token token\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n{extra}\n"
     )
 }
 
@@ -79,6 +87,8 @@ struct Op {
     ca_file: PathBuf,
     ca_pem: Vec<u8>,
     log_file: PathBuf,
+    /// Where the harness must listen for the static back-channel client's logout tokens.
+    backchannel_listen: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -131,11 +141,25 @@ fn start_op() -> Op {
     let ca_file = dir.path().join("cert.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
     std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    // The harness's back-channel listener takes this port when the Back-Channel plan runs.
+    let backchannel_listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = [
-        client_block(CLIENT.0, CLIENT.1, "client_secret_basic"),
-        client_block(CLIENT2.0, CLIENT2.1, "client_secret_basic"),
-        client_block(POST_CLIENT.0, POST_CLIENT.1, "client_secret_post"),
-        client_block(NODE_CLIENT.0, NODE_CLIENT.1, "client_secret_basic"),
+        client_block(CLIENT.0, CLIENT.1, "client_secret_basic", ""),
+        client_block(CLIENT2.0, CLIENT2.1, "client_secret_basic", ""),
+        client_block(POST_CLIENT.0, POST_CLIENT.1, "client_secret_post", ""),
+        client_block(NODE_CLIENT.0, NODE_CLIENT.1, "client_secret_basic", ""),
+        client_block(
+            FRONTCHANNEL_CLIENT.0,
+            FRONTCHANNEL_CLIENT.1,
+            "client_secret_basic",
+            &format!("frontchannel_logout_uri = \"{FRONTCHANNEL_LOGOUT_URI}\"\n"),
+        ),
+        client_block(
+            BACKCHANNEL_CLIENT.0,
+            BACKCHANNEL_CLIENT.1,
+            "client_secret_basic",
+            &format!("backchannel_logout_uri = \"http://{backchannel_listen}/backchannel_logout\"\n"),
+        ),
     ]
     .concat();
     std::fs::write(dir.path().join("poort.toml"), config).unwrap();
@@ -185,6 +209,8 @@ fn start_op() -> Op {
             .env("POORT__SERVER__ISSUER", &issuer)
             .env("POORT__SERVER__TLS__CERT_FILE", "cert.pem")
             .env("POORT__SERVER__TLS__KEY_FILE", "key.pem")
+            // Deliveries go out at once (the worker is woken); the poll is the fallback.
+            .env("POORT__LOGOUT__BACKCHANNEL_POLL_INTERVAL", "1s")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log_file).unwrap())
             .spawn()
@@ -211,6 +237,7 @@ fn start_op() -> Op {
                 ca_file,
                 ca_pem,
                 log_file,
+                backchannel_listen,
                 _dir: dir,
             };
         }
@@ -360,6 +387,51 @@ async fn rp_initiated_logout_plan() {
             &results,
         );
     }
+}
+
+/// A plan that needs a client of its own: with that static client (`client`, or the main one)
+/// and with dynamic registration, side by side.
+async fn run_static_and_dynamic(op: &Op, plan: Plan, title: &str, client: Option<(&str, &str)>) {
+    let mut static_cfg = harness_config(op, false);
+    if let Some((id, secret)) = client {
+        static_cfg.client = Some(ClientCreds::new(id, secret, AuthMethod::ClientSecretBasic));
+    }
+    static_cfg.backchannel_listen = op.backchannel_listen;
+    let static_runner = Runner::new(static_cfg).unwrap();
+    let dynamic_runner = Runner::new(harness_config(op, true)).unwrap();
+    let (static_results, dynamic_results) =
+        tokio::join!(static_runner.run_plan(plan), dynamic_runner.run_plan(plan));
+    for (results, what) in [(static_results, "static client"), (dynamic_results, "dynamic registration")] {
+        assert_eq!(results.len(), 2, "{title} has two modules");
+        assert_verdicts(&format!("{title} ({what})"), op, &results);
+    }
+}
+
+/// `oidcc-frontchannel-rp-initiated-logout-certification-test-plan`: the static client has
+/// `frontchannel_logout_uri = B/frontchannel_logout`; the OP's signed-out page must frame it
+/// with `iss` and `sid` before the post-logout redirect.
+#[tokio::test]
+async fn frontchannel_logout_plan() {
+    let op = start_op();
+    let title = "oidcc-frontchannel-rp-initiated-logout-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::FrontchannelLogout, title, Some(FRONTCHANNEL_CLIENT)).await;
+}
+
+/// `oidcc-backchannel-rp-initiated-logout-certification-test-plan`: the harness listens for
+/// the logout token on loopback (the static client's URI names that port).
+#[tokio::test]
+async fn backchannel_logout_plan() {
+    let op = start_op();
+    let title = "oidcc-backchannel-rp-initiated-logout-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::BackchannelLogout, title, Some(BACKCHANNEL_CLIENT)).await;
+}
+
+/// `oidcc-session-management-certification-test-plan`, with the main static client.
+#[tokio::test]
+async fn session_management_plan() {
+    let op = start_op();
+    let title = "oidcc-session-management-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::SessionManagement, title, None).await;
 }
 
 /// `oidcc-implicit-certification-test-plan`: its list once with `id_token` and once with
