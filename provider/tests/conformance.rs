@@ -559,8 +559,10 @@ fn relying_party_dir() -> PathBuf {
     rp
 }
 
+/// openid-client v6 (`rp/flow.mjs`): discovery, the code flow with PKCE, userinfo, a refresh,
+/// and RP-initiated logout with the library's end-session URL.
 #[tokio::test]
-async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_refresh() {
+async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_refresh_and_logout() {
     let rp = tokio::task::spawn_blocking(relying_party_dir)
         .await
         .unwrap();
@@ -572,6 +574,7 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         .env("CLIENT_ID", NODE_CLIENT.0)
         .env("CLIENT_SECRET", NODE_CLIENT.1)
         .env("REDIRECT_URI", REDIRECT_URI)
+        .env("POST_LOGOUT_REDIRECT_URI", POST_LOGOUT_REDIRECT_URI)
         .env("USERNAME", USERNAME)
         .env("PASSWORD", PASSWORD)
         .env("NODE_EXTRA_CA_CERTS", &op.ca_file)
@@ -620,6 +623,14 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         result["refreshed"]["rotated_refresh_token"], true,
         "refresh tokens rotate"
     );
+    let logout = &result["logout"];
+    assert_eq!(logout["end_session_endpoint"], format!("{}/session/end", op.issuer), "{logout}");
+    assert_eq!(logout["at"], POST_LOGOUT_REDIRECT_URI, "back at the post-logout URI: {logout}");
+    assert_eq!(logout["state_returned"], true, "with the state: {logout}");
+    assert_eq!(logout["parameters"], serde_json::json!(["state"]), "and nothing else: {logout}");
+    assert_eq!(logout["prompt_none_error"], "login_required", "the session ended: {logout}");
+    assert_eq!(logout["prompt_none_state_returned"], true, "{logout}");
+    assert_eq!(logout["prompt_none_code"], false, "{logout}");
 }
 
 /// `oidcc-codereuse-30seconds` in the Hybrid plan's three runs (static clients), side by side.
