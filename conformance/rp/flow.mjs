@@ -1,10 +1,12 @@
 // openid-client v6 as a real relying party against an OpenID Provider: discovery, the
 // authorization code flow with PKCE (a small cookie-keeping fetch loop signs in through the
-// OP's HTML login form and allows consent), userinfo, and a refresh. Prints one JSON line with
-// what it got; exits non-zero (with the error as JSON) when any step fails.
+// OP's HTML login form and allows consent), userinfo, a refresh, and RP-initiated logout (the
+// library's end-session URL with id_token_hint, post_logout_redirect_uri and state, followed to
+// the redirect; then prompt=none must find no session). Prints one JSON line with what it got;
+// exits non-zero (with the error as JSON) when any step fails.
 //
-// Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, USERNAME, PASSWORD;
-// NODE_EXTRA_CA_CERTS for a test CA. Run by provider/tests/conformance.rs.
+// Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI,
+// USERNAME, PASSWORD; NODE_EXTRA_CA_CERTS for a test CA. Run by provider/tests/conformance.rs.
 
 import * as client from 'openid-client';
 
@@ -51,11 +53,11 @@ const forms = (html) =>
     return { action: form.action, method: (form.method || 'get').toLowerCase(), inputs, buttons };
   });
 
-// A user agent: follows redirects itself, keeps cookies, fills the login form and allows
-// consent, until a Location points at the redirect URI; returns that URL.
-export async function browse(start) {
-  const jar = new Map();
-  const callback = new URL(REDIRECT_URI);
+// A user agent: follows redirects itself, keeps cookies (in `jar`, so one browser can make
+// several trips), fills the login form and allows consent, until a Location points at `until`
+// (the redirect URI by default); returns that URL.
+export async function browse(start, { jar = new Map(), until = REDIRECT_URI } = {}) {
+  const callback = new URL(until);
   const isCallback = (url) => url.origin === callback.origin && url.pathname === callback.pathname;
   let target = new URL(start);
   let method = 'GET';
@@ -138,7 +140,8 @@ async function main() {
     nonce,
     prompt: 'consent',
   });
-  const callbackUrl = await browse(authorizationUrl);
+  const jar = new Map();
+  const callbackUrl = await browse(authorizationUrl, { jar });
 
   const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
     pkceCodeVerifier: codeVerifier,
@@ -161,6 +164,30 @@ async function main() {
     new_access_token: refreshed.access_token !== tokens.access_token,
     rotated_refresh_token: Boolean(refreshed.refresh_token) && refreshed.refresh_token !== tokens.refresh_token,
     id_token_sub: refreshed.claims()?.sub ?? null,
+  };
+  // RP-initiated logout in the same browser, back to the post-logout URI with the state.
+  const postLogoutRedirectUri = env('POST_LOGOUT_REDIRECT_URI');
+  const logoutState = client.randomState();
+  const endSessionUrl = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: postLogoutRedirectUri,
+    state: logoutState,
+  });
+  const landed = await browse(endSessionUrl, { jar, until: postLogoutRedirectUri });
+  // The session is gone: a silent authorization must come back with an error, not a code.
+  const silentState = client.randomState();
+  const silent = await browse(
+    client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', state: silentState, prompt: 'none' }),
+    { jar },
+  );
+  result.logout = {
+    end_session_endpoint: config.serverMetadata().end_session_endpoint,
+    at: `${landed.origin}${landed.pathname}`,
+    state_returned: landed.searchParams.get('state') === logoutState,
+    parameters: [...landed.searchParams.keys()],
+    prompt_none_error: silent.searchParams.get('error'),
+    prompt_none_state_returned: silent.searchParams.get('state') === silentState,
+    prompt_none_code: silent.searchParams.has('code'),
   };
   result.ok = true;
   console.log(JSON.stringify(result));

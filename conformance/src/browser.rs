@@ -271,11 +271,20 @@ pub enum Start {
     Post(Url, Vec<(String, String)>),
 }
 
+/// A cookie in the jar: its value and what decides whether a script in a frame may read it.
+#[derive(Clone, Debug)]
+struct Cookie {
+    value: String,
+    http_only: bool,
+    /// `SameSite`, lower-cased, when given.
+    same_site: Option<String>,
+}
+
 /// A user agent with its own cookie jar.
 pub struct Browser {
     http: reqwest::Client,
-    /// (host, cookie name) → value.
-    cookies: BTreeMap<(String, String), String>,
+    /// (host, cookie name) → cookie.
+    cookies: BTreeMap<(String, String), Cookie>,
     user: User,
 }
 
@@ -296,7 +305,7 @@ impl Browser {
             .cookies
             .iter()
             .filter(|((h, _), _)| h == host)
-            .map(|((_, name), value)| format!("{name}={value}"))
+            .map(|((_, name), cookie)| format!("{name}={}", cookie.value))
             .collect();
         if pairs.is_empty() {
             None
@@ -305,7 +314,7 @@ impl Browser {
         }
     }
 
-    fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
+    pub(crate) fn store_cookies(&mut self, url: &Url, headers: &HeaderMap) {
         let Some(host) = url.host_str() else { return };
         for value in headers.get_all(header::SET_COOKIE) {
             let Ok(text) = value.to_str() else { continue };
@@ -317,23 +326,42 @@ impl Browser {
                 name.trim().to_string(),
                 value.trim().trim_matches('"').to_string(),
             );
-            let expired = parts.any(|attribute| {
+            let (mut expired, mut http_only, mut same_site) = (false, false, None);
+            for attribute in parts {
                 let attribute = attribute.trim().to_ascii_lowercase();
                 if let Some(age) = attribute.strip_prefix("max-age=") {
-                    age.trim().parse::<i64>().is_ok_and(|a| a <= 0)
+                    expired |= age.trim().parse::<i64>().is_ok_and(|a| a <= 0);
                 } else if let Some(date) = attribute.strip_prefix("expires=") {
-                    date.contains("1970")
-                } else {
-                    false
+                    expired |= date.contains("1970");
+                } else if attribute == "httponly" {
+                    http_only = true;
+                } else if let Some(value) = attribute.strip_prefix("samesite=") {
+                    same_site = Some(value.trim().to_string());
                 }
-            });
+            }
             let key = (host.to_string(), name);
             if expired {
                 self.cookies.remove(&key);
             } else {
-                self.cookies.insert(key, value);
+                self.cookies.insert(key, Cookie { value, http_only, same_site });
             }
         }
+    }
+
+    /// The cookies a script of a document at `url` reads (`document.cookie`) when that document
+    /// is framed by a page at `embedder`: those of its host that are not HttpOnly and, when the
+    /// two are not same-site, only `SameSite=None` ones. Same-site is judged strictly: the same
+    /// scheme and host (a browser would also count sibling subdomains).
+    pub fn script_cookies(&self, url: &Url, embedder: &Url) -> Vec<(String, String)> {
+        let Some(host) = url.host_str() else { return Vec::new() };
+        let same_site = url.scheme() == embedder.scheme() && Some(host) == embedder.host_str();
+        self.cookies
+            .iter()
+            .filter(|((h, _), cookie)| {
+                h == host && !cookie.http_only && (same_site || cookie.same_site.as_deref() == Some("none"))
+            })
+            .map(|((_, name), cookie)| (name.clone(), cookie.value.clone()))
+            .collect()
     }
 
     /// One request with the jar's cookies; the response's cookies go into the jar.
@@ -604,6 +632,16 @@ mod tests {
         );
         browser.store_cookies(&url, &headers);
         assert_eq!(browser.cookie_header(&url).unwrap(), "csrf=1");
+        let mut headers = HeaderMap::new();
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("bs=v1; Path=/; SameSite=None; Secure"));
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("lax=v2; SameSite=Lax"));
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("hidden=v3; HttpOnly; SameSite=None"));
+        browser.store_cookies(&url, &headers);
+        let cross_site = Url::parse("https://rp.example/page").unwrap();
+        assert_eq!(browser.script_cookies(&url, &cross_site), [("bs".to_string(), "v1".to_string())]);
+        let same_site = Url::parse("https://op:8443/page").unwrap();
+        let names: Vec<String> = browser.script_cookies(&url, &same_site).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["bs", "csrf", "lax"]);
         assert!(
             browser
                 .cookie_header(&Url::parse("https://elsewhere/").unwrap())

@@ -134,6 +134,25 @@ fn read_form(form: ElementRef<'_>, controls: &Selector) -> Form {
     out
 }
 
+/// The values of attribute `attribute` of every element matching `css`, in document order,
+/// entities decoded (`iframe` / `src` for the frames a browser loads, `a[href]` / `href` for
+/// links, `script` / `src` for external scripts, `img` / `src` for a client's logo).
+pub fn attribute_values(document: &str, css: &str, attribute: &str) -> Vec<String> {
+    let html = Html::parse_document(document);
+    html.select(&selector(css))
+        .filter_map(|element| element.value().attr(attribute))
+        .map(|value| value.trim().to_string())
+        .collect()
+}
+
+/// How many `<script>` elements have no `src` (inline scripts).
+pub fn inline_scripts(document: &str) -> usize {
+    let html = Html::parse_document(document);
+    html.select(&selector("script"))
+        .filter(|s| s.value().attr("src").is_none())
+        .count()
+}
+
 /// The page's `<title>`, or its first heading, trimmed: enough to say what an OP showed.
 pub fn title(document: &str) -> Option<String> {
     let html = Html::parse_document(document);
@@ -151,15 +170,6 @@ pub fn title(document: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// The value of `attribute` on every element matching `css`, in document order (entities
-/// decoded): what a page shows as `<img src>` or links to as `<a href>`.
-pub fn attribute_values(document: &str, css: &str, attribute: &str) -> Vec<String> {
-    let html = Html::parse_document(document);
-    html.select(&selector(css))
-        .filter_map(|element| element.value().attr(attribute).map(str::to_string))
-        .collect()
 }
 
 #[cfg(test)]
@@ -199,5 +209,16 @@ mod tests {
         assert!(form.has_button("decision", "allow"));
         assert_eq!(form.buttons.len(), 1);
         assert_eq!(title(page).as_deref(), Some("Sign in"));
+    }
+
+    #[test]
+    fn reads_frames_links_and_scripts() {
+        let page = r#"<html><head><script src="/a.js"></script><script>x()</script></head><body>
+            <a class="button" href="https://rp/bye?state=a&amp;b">Back</a><a name="x">no link</a>
+            <iframe src=" https://rp/fc?iss=i&amp;sid=s " hidden></iframe></body></html>"#;
+        assert_eq!(attribute_values(page, "iframe", "src"), ["https://rp/fc?iss=i&sid=s"]);
+        assert_eq!(attribute_values(page, "a[href]", "href"), ["https://rp/bye?state=a&b"]);
+        assert_eq!(attribute_values(page, "script", "src"), ["/a.js"]);
+        assert_eq!(inline_scripts(page), 1);
     }
 }

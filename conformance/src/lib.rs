@@ -14,8 +14,10 @@
 //! the page mechanically (an HTML page instead of a redirect to the client; a login form shown
 //! again when a re-authentication is required).
 
+pub mod backchannel;
 pub mod browser;
 pub mod checks;
+pub mod csp;
 pub mod discovery;
 pub mod documents;
 pub mod flow;
@@ -213,6 +215,12 @@ pub struct Config {
     pub rotate_keys: Option<OperatorAction>,
     /// How long `oidcc-server-rotate-keys` waits for the rotated keys to be published.
     pub rotation_wait: Duration,
+    /// Where the harness listens for back-channel logout tokens (`B/backchannel_logout`).
+    pub backchannel_listen: SocketAddr,
+    /// The URL the OP reaches that listener at (default `http://<listen address>`).
+    pub backchannel_base: Option<String>,
+    /// How long backchannel-rp-initiated-logout waits for the OP's POST after the logout.
+    pub backchannel_wait: Duration,
     /// How long codereuse-30seconds waits.
     pub codereuse_wait: Duration,
     /// The longest one module may take.
@@ -254,6 +262,9 @@ impl Config {
             jwks_refresh_delay: Duration::from_secs(60),
             rotate_keys: None,
             rotation_wait: Duration::from_secs(60),
+            backchannel_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            backchannel_base: None,
+            backchannel_wait: Duration::from_secs(30),
             codereuse_wait: Duration::from_secs(30),
             module_timeout: Duration::from_secs(180),
             concurrency: 1,
@@ -265,13 +276,14 @@ impl Config {
 /// `https://<suite>/test/a/<alias>/callback`, never contacted.
 pub const DEFAULT_REDIRECT_URI: &str = "https://127.0.0.1:8443/test/a/poort/callback";
 
-/// What the modules of one run share: the HTTP client, the harness's own client key, and the
-/// document host (started on first use).
+/// What the modules of one run share: the HTTP client, the harness's own client key, the
+/// document host and the back-channel logout listener (both started on first use).
 pub struct Shared {
     pub cfg: Config,
     pub http: reqwest::Client,
     client_key: tokio::sync::OnceCell<(josekit::jwk::Jwk, josekit::jwk::Jwk)>,
     documents: tokio::sync::OnceCell<documents::Host>,
+    backchannel: tokio::sync::OnceCell<backchannel::Listener>,
 }
 
 impl Shared {
@@ -295,6 +307,19 @@ impl Shared {
             })
             .await
             .map_err(|e| Abort::Stop(format!("cannot serve the RP's documents: {e}")))
+    }
+
+    /// The back-channel logout listener, started on first use.
+    pub async fn backchannel(&self) -> Step<&backchannel::Listener> {
+        self.backchannel
+            .get_or_try_init(|| {
+                backchannel::Listener::start(self.cfg.backchannel_listen, self.cfg.backchannel_base.clone())
+            })
+            .await
+            .map_err(|e| {
+                let at = self.cfg.backchannel_listen;
+                Abort::Stop(format!("cannot listen for back-channel logout tokens on {at}: {e}"))
+            })
     }
 }
 
@@ -348,6 +373,7 @@ impl Runner {
                 http,
                 client_key: tokio::sync::OnceCell::new(),
                 documents: tokio::sync::OnceCell::new(),
+                backchannel: tokio::sync::OnceCell::new(),
             }),
         })
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(
     name = "poort-conformance",
-    about = "OpenID Foundation OP certification plans, black-box, against any issuer"
+    about = "OpenID Foundation certification plans for OpenID Providers, black-box, against any issuer"
 )]
 struct Args {
     /// The issuer (discovery at <issuer>/.well-known/openid-configuration).
@@ -50,7 +50,8 @@ struct Args {
     username_field: String,
     #[arg(long, default_value = "password")]
     password_field: String,
-    /// basic, config, rp-logout, implicit, hybrid, dynamic, or all (config, basic and rp-logout).
+    /// basic, config, rp-logout, implicit, hybrid, dynamic, frontchannel-logout, backchannel-logout,
+    /// session-management, or all (config, basic and rp-logout).
     #[arg(long, default_value = "all")]
     plan: Plan,
     /// Run only these modules (suite names; repeatable).
@@ -109,6 +110,16 @@ struct Args {
     /// Seconds oidcc-server-rotate-keys waits for a new key in the JWKS.
     #[arg(long, default_value_t = 60)]
     rotation_wait: u64,
+    /// Where to listen for back-channel logout tokens; static clients register
+    /// http://<this address>/backchannel_logout (or <--backchannel-base>/backchannel_logout).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    backchannel_listen: std::net::SocketAddr,
+    /// The URL the OP reaches that listener at (default http://<listen address>).
+    #[arg(long)]
+    backchannel_base: Option<String>,
+    /// Seconds to wait for the OP's back-channel logout request after a logout.
+    #[arg(long, default_value_t = 30)]
+    backchannel_wait: u64,
     /// Modules run at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -184,6 +195,9 @@ async fn main() -> ExitCode {
         cfg.dynamic = true;
         cfg.client_auth.get_or_insert(AuthMethod::PrivateKeyJwt);
     }
+    cfg.backchannel_listen = args.backchannel_listen;
+    cfg.backchannel_base = args.backchannel_base;
+    cfg.backchannel_wait = Duration::from_secs(args.backchannel_wait);
     cfg.concurrency = args.concurrency;
     cfg.codereuse_wait = Duration::from_secs(args.codereuse_wait);
     if cfg.client.is_none() && !cfg.dynamic {

@@ -1,8 +1,11 @@
 //! The hosted pages in a real browser: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, driven with fantoccini) against the real `poort serve`, which sends its
 //! activation and reset mails over SMTP to an aiosmtpd server on loopback; the tests open the
-//! links from the delivered messages. The relying parties are static clients whose redirect URI
-//! is a closed port on loopback: the browser's URL there carries the code (or the error).
+//! links from the delivered messages. Most relying parties are static clients whose redirect URI
+//! is a closed port on loopback: the browser's URL there carries the code (or the error). The
+//! logout and session tests use one the test binary serves itself (`browser/relying_party.rs`):
+//! Chromium loads its front-channel logout frame and runs Poort's check_session_iframe inside
+//! its page.
 //!
 //! One ChromeDriver, one SMTP server and one Poort serve the whole binary (`browser/harness.rs`);
 //! each test has its own Chromium profile and its own users. Screenshots of every page go to
@@ -12,7 +15,7 @@
 #[path = "browser/harness.rs"]
 mod harness;
 
-use harness::{Browser, CRM, Client, DUTCH, SETTINGS, SETTINGS_ROLE, suite};
+use harness::{Browser, CRM, Client, DUTCH, RP, SETTINGS, SETTINGS_ROLE, suite};
 use poort_themes::{Locale, Theme};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -89,6 +92,12 @@ async fn allow_consent(browser: &mut Browser) {
 /// Waits for the browser to arrive at `client`'s redirect URI with a code and `state`; returns
 /// the code.
 async fn arrive_with_code(browser: &mut Browser, client: Client, state: &str) -> String {
+    arrive_at_client(browser, client, state).await["code"].clone()
+}
+
+/// As [`arrive_with_code`]; returns the whole response (`code`, `state`, `iss`,
+/// `session_state`).
+async fn arrive_at_client(browser: &mut Browser, client: Client, state: &str) -> BTreeMap<String, String> {
     let url = browser.wait_for_url(&format!("{}'s redirect URI", client.id), at_redirect_uri(client)).await;
     browser.snap("arrived-at-client").await;
     let query = query_of(&url);
@@ -96,15 +105,13 @@ async fn arrive_with_code(browser: &mut Browser, client: Client, state: &str) ->
         browser.fail(&format!("arrived at the client without a code and the state {state}: {url}")).await;
     }
     assert_eq!(query.get("iss"), Some(&suite().base_url), "the response names the issuer (RFC 9207)");
-    query["code"].clone()
+    query
 }
 
-/// Redeems `code` at the token endpoint as `client`, then asks the userinfo endpoint with the
-/// access token: (the ID token's claims, the userinfo claims).
-async fn redeem(client: Client, code: &str) -> (serde_json::Value, serde_json::Value) {
+/// Redeems `code` at the token endpoint as `client`: the token response.
+async fn exchange_code(client: Client, code: &str) -> serde_json::Value {
     let suite = suite();
-    let http = reqwest::Client::new();
-    let response = http
+    let response = reqwest::Client::new()
         .post(format!("{}/token", suite.base_url))
         .basic_auth(client.id, Some(client.secret))
         .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &suite.redirect_uri(client))])
@@ -114,10 +121,23 @@ async fn redeem(client: Client, code: &str) -> (serde_json::Value, serde_json::V
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(status.is_success(), "the token endpoint refused the code: {status} {body}");
-    let id_token = body["id_token"].as_str().expect("an ID token");
-    let payload = id_token.split('.').nth(1).unwrap();
+    body
+}
+
+/// The claims of a JWT (not verified: the tests read what Poort put in).
+fn claims_of(jwt: &str) -> serde_json::Value {
     use base64::Engine;
-    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+/// Redeems `code` at the token endpoint as `client`, then asks the userinfo endpoint with the
+/// access token: (the ID token's claims, the userinfo claims).
+async fn redeem(client: Client, code: &str) -> (serde_json::Value, serde_json::Value) {
+    let suite = suite();
+    let http = reqwest::Client::new();
+    let body = exchange_code(client, code).await;
+    let claims = claims_of(body["id_token"].as_str().expect("an ID token"));
     let access_token = body["access_token"].as_str().expect("an access token");
     let userinfo: serde_json::Value = http
         .get(format!("{}/userinfo", suite.base_url))
@@ -128,7 +148,7 @@ async fn redeem(client: Client, code: &str) -> (serde_json::Value, serde_json::V
         .json()
         .await
         .unwrap();
-    (serde_json::from_slice(&claims).unwrap(), userinfo)
+    (claims, userinfo)
 }
 
 /// After an authorization request, the sign-in page must not come: the browser goes straight
@@ -721,4 +741,164 @@ async fn forgot_password_end_to_end_with_the_mailed_link() {
     arrive_with_code(&mut browser, CRM, &state).await;
     browser.close().await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// --- Logout and session management ---------------------------------------------------------------
+//
+// The `rp` client's URIs point at the relying party the test binary serves: it records what the
+// browser asks of it (the front-channel frame, the return after logout) and serves a page that
+// frames the OP's check_session_iframe.
+
+/// The `end_session_endpoint` request of an RP-initiated logout back to the relying party.
+fn end_session_url(id_token: &str, state: &str) -> String {
+    let suite = suite();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", &format!("{}/bye", suite.relying_party.origin))
+        .append_pair("state", state)
+        .finish();
+    format!("{}/session/end?{query}", suite.base_url)
+}
+
+/// Signs in for the relying party (the sign-in page comes first): its authorization response
+/// and the raw ID token.
+async fn sign_in_for_rp(browser: &mut Browser, address: &str) -> (BTreeMap<String, String>, String) {
+    let (url, state) = authorize_url(RP, &[]);
+    browser.goto(&url).await;
+    sign_in(browser, address, STRONG_PASSWORD).await;
+    let response = arrive_at_client(browser, RP, &state).await;
+    let tokens = exchange_code(RP, &response["code"]).await;
+    (response, tokens["id_token"].as_str().expect("an ID token").to_string())
+}
+
+/// Waits for the browser to be back at the relying party's post-logout URI; returns the query.
+async fn back_at_rp_after_logout(browser: &mut Browser) -> BTreeMap<String, String> {
+    let bye = format!("{}/bye", suite().relying_party.origin);
+    let url = browser.wait_for_url("the relying party's post-logout URI", |u| u.as_str().starts_with(&bye)).await;
+    browser.snap("back-at-the-rp").await;
+    query_of(&url)
+}
+
+#[tokio::test]
+async fn front_channel_logout_loads_the_rp_frame_then_returns_to_the_rp_with_the_state() {
+    let suite = suite();
+    let address = email("front-channel");
+    suite.add_user(&address, None, "Fenna Voorkant", STRONG_PASSWORD, &[]);
+    let mut browser = Browser::open("front_channel_logout").await;
+    let (_, id_token) = sign_in_for_rp(&mut browser, &address).await;
+    let sid = claims_of(&id_token)["sid"].as_str().expect("the ID token carries sid").to_string();
+
+    // Punctuation that must survive the round trip.
+    let state = format!("bye.{}-~!*()'", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    browser.goto(&end_session_url(&id_token, &state)).await;
+    // The signed-out page frames the RP's front-channel URI and goes on by itself.
+    let query = back_at_rp_after_logout(&mut browser).await;
+    assert_eq!(query, BTreeMap::from([("state".to_string(), state.clone())]), "the state and nothing else");
+    assert_eq!(browser.text_of("#state").await, state);
+
+    let requests = suite.relying_party.requests();
+    let framed = requests.iter().position(|r| r.path == "/fc" && r.query.get("sid") == Some(&sid));
+    let Some(framed) = framed else {
+        panic!("the RP's front-channel URI was never requested with sid {sid}: {requests:#?}\n{}", suite.log_tail())
+    };
+    let frame = &requests[framed];
+    let expected = BTreeMap::from([("iss".to_string(), suite.base_url.clone()), ("sid".to_string(), sid.clone())]);
+    assert_eq!(frame.query, expected, "iss and sid, nothing else");
+    assert_eq!(frame.method, "GET");
+    assert_eq!(
+        frame.headers.get("sec-fetch-dest").map(String::as_str),
+        Some("iframe"),
+        "Chromium loaded it as a frame: {frame:?}"
+    );
+    let returned = requests
+        .iter()
+        .position(|r| r.path == "/bye" && r.query.get("state") == Some(&state))
+        .expect("the return to the RP was recorded");
+    assert!(framed < returned, "the page went on to the RP after its frame was requested");
+
+    // Signed out of Poort too: the sign-in page comes again.
+    let (response, id_token) = sign_in_for_rp(&mut browser, &address).await;
+    let sid = claims_of(&id_token)["sid"].as_str().unwrap().to_string();
+    assert!(response.contains_key("code"));
+
+    // Signing out on the account page frames the RP too; that page stays (nowhere to return to).
+    browser.goto(&format!("{}/account", suite.base_url)).await;
+    browser.submit(r#"form[action="/logout"] button"#).await;
+    browser.expect_page(r#"iframe.logout-frame"#, "the signed-out page with the RP's frame").await;
+    browser.snap("signed-out-page-with-frame").await;
+    assert!(browser.page_text().await.contains(&en("logged_out.heading")));
+    let deadline = std::time::Instant::now() + harness::WAIT;
+    while !suite.relying_party.requests().iter().any(|r| r.path == "/fc" && r.query.get("sid") == Some(&sid)) {
+        if std::time::Instant::now() > deadline {
+            browser.fail(&format!("the signed-out page did not load the RP's frame for sid {sid}")).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.close().await;
+}
+
+/// Opens the relying party's session-check page for `session_state` and waits for the OP
+/// frame's `answer`.
+async fn expect_session_answer(browser: &mut Browser, check_session_iframe: &str, session_state: &str, answer: &str) {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("op", check_session_iframe)
+        .append_pair("client_id", RP.id)
+        .append_pair("session_state", session_state)
+        .finish();
+    browser.goto(&format!("{}/session?{query}", suite().relying_party.origin)).await;
+    wait_for_session_answer(browser, answer).await;
+}
+
+async fn wait_for_session_answer(browser: &mut Browser, answer: &str) {
+    browser
+        .wait_for_script(
+            &format!("the check_session_iframe answering {answer}"),
+            &format!("document.getElementById('answer').textContent === {answer:?}"),
+        )
+        .await;
+    browser.snap(answer).await;
+}
+
+#[tokio::test]
+async fn check_session_iframe_answers_unchanged_then_changed_after_logout_and_a_new_sign_in() {
+    let suite = suite();
+    let address = email("check-session");
+    suite.add_user(&address, None, "Sem Sessie", STRONG_PASSWORD, &[]);
+    let discovery: serde_json::Value = reqwest::get(format!("{}/.well-known/openid-configuration", suite.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let frame = discovery["check_session_iframe"].as_str().expect("discovery names the check_session_iframe").to_string();
+    let mut browser = Browser::open("check_session_iframe").await;
+    let (response, id_token) = sign_in_for_rp(&mut browser, &address).await;
+    let first = response.get("session_state").expect("session_state in the authorization response").clone();
+    expect_session_answer(&mut browser, &frame, &first, "unchanged").await;
+    let answers = browser.text_of("#answers").await;
+    assert_ne!(answers, "0", "the answer came from the OP's origin");
+
+    // Signing out in another tab: the page left open learns it at its next check.
+    let rp_tab = browser.open_tab().await;
+    browser.goto(&end_session_url(&id_token, "signed-out-elsewhere")).await;
+    let query = back_at_rp_after_logout(&mut browser).await;
+    assert_eq!(query.get("state").map(String::as_str), Some("signed-out-elsewhere"));
+    browser.close_tab_for(rp_tab).await;
+    wait_for_session_answer(&mut browser, "changed").await;
+
+    // A new sign-in is a new session: the old session_state stays changed, the new one holds.
+    let (response, _) = sign_in_for_rp(&mut browser, &address).await;
+    let second = response.get("session_state").expect("session_state in the authorization response").clone();
+    assert_ne!(second, first);
+    expect_session_answer(&mut browser, &frame, &first, "changed").await;
+    expect_session_answer(&mut browser, &frame, &second, "unchanged").await;
+    // Another client's session_state is not this one's.
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("op", &frame)
+        .append_pair("client_id", CRM.id)
+        .append_pair("session_state", &second)
+        .finish();
+    browser.goto(&format!("{}/session?{query}", suite.relying_party.origin)).await;
+    wait_for_session_answer(&mut browser, "changed").await;
+    browser.close().await;
 }

@@ -1,9 +1,10 @@
 //! Black-box conformance: the real `poort serve` on loopback over TLS (an rcgen certificate for
-//! 127.0.0.1), the OpenID Foundation's Config, Basic, RP-Initiated Logout, Implicit, Hybrid and
-//! Dynamic plans run by `poort-conformance` (one verdict per module, with static clients and
-//! with dynamic registration), and `openid-client` v6 from npm as a real relying party. The
-//! harness serves what its RPs publish (request objects, key sets, sector documents) over https
-//! with the same certificate, which the server trusts through `outbound.ca_file`.
+//! 127.0.0.1), the OpenID Foundation's plans run by `poort-conformance` (one verdict per module,
+//! with static clients and with dynamic registration) — Config, Basic, RP-Initiated Logout,
+//! Implicit, Hybrid, Form Post, Dynamic, Front-Channel, Back-Channel and Session Management — and
+//! `openid-client` v6 from npm as a real relying party. The harness serves what its RPs publish
+//! (request objects, key sets, sector documents) over https with the same certificate, which the
+//! server trusts through `outbound.ca_file`.
 //!
 //! `oidcc-codereuse-30seconds` waits 30 seconds, so it has its own test and the rest does not
 //! wait behind it.
@@ -29,6 +30,13 @@ const CLIENT: (&str, &str) = ("client", "conformance-client-secret-0001");
 const CLIENT2: (&str, &str) = ("client2", "conformance-client-secret-0002");
 const POST_CLIENT: (&str, &str) = ("client_secret_post", "conformance-client-secret-0003");
 const NODE_CLIENT: (&str, &str) = ("openid-client", "conformance-client-secret-0004");
+/// The Front-Channel plan's static client, with `FRONTCHANNEL_LOGOUT_URI`.
+const FRONTCHANNEL_CLIENT: (&str, &str) = ("frontchannel", "conformance-client-secret-0005");
+/// The Back-Channel plan's static client, whose `backchannel_logout_uri` is the harness's
+/// listener (`Op::backchannel_listen`).
+const BACKCHANNEL_CLIENT: (&str, &str) = ("backchannel", "conformance-client-secret-0006");
+/// The suite's `B/frontchannel_logout`: the browser "loads" it, the harness reads the frame.
+const FRONTCHANNEL_LOGOUT_URI: &str = "https://127.0.0.1:8443/test/a/poort/frontchannel_logout";
 
 /// Every standard claim, well typed (the scope modules expect them all).
 const CLAIMS: &str = r#"{
@@ -67,11 +75,12 @@ fn poort() -> Command {
     command
 }
 
-fn client_block(id: &str, secret: &str, auth_method: &str) -> String {
+/// A `[[clients]]` block; `extra` adds lines (logout URIs).
+fn client_block(id: &str, secret: &str, auth_method: &str, extra: &str) -> String {
     format!(
         "[[clients]]\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\nclient_name = \"Conformance {id}\"\n\
          redirect_uris = [\"{REDIRECT_URI}\"]\npost_logout_redirect_uris = [\"{POST_LOGOUT_REDIRECT_URI}\"]\ngrant_types = [\"authorization_code\", \"implicit\", \"refresh_token\"]\n\
-         response_types = [\"code\", \"id_token\", \"id_token token\", \"code id_token\", \"code token\", \"code id_token token\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n\n"
+         response_types = [\"code\", \"id_token\", \"id_token token\", \"code id_token\", \"code token\", \"code id_token token\"]\ntoken_endpoint_auth_method = \"{auth_method}\"\n{extra}\n"
     )
 }
 
@@ -83,6 +92,8 @@ struct Op {
     ca_pem: Vec<u8>,
     key_pem: Vec<u8>,
     log_file: PathBuf,
+    /// Where the harness must listen for the static back-channel client's logout tokens.
+    backchannel_listen: std::net::SocketAddr,
     dir: tempfile::TempDir,
 }
 
@@ -136,11 +147,25 @@ fn start_op() -> Op {
     std::fs::write(&ca_file, &ca_pem).unwrap();
     let key_pem = cert.signing_key.serialize_pem().into_bytes();
     std::fs::write(dir.path().join("key.pem"), &key_pem).unwrap();
+    // The harness's back-channel listener takes this port when the Back-Channel plan runs.
+    let backchannel_listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = [
-        client_block(CLIENT.0, CLIENT.1, "client_secret_basic"),
-        client_block(CLIENT2.0, CLIENT2.1, "client_secret_basic"),
-        client_block(POST_CLIENT.0, POST_CLIENT.1, "client_secret_post"),
-        client_block(NODE_CLIENT.0, NODE_CLIENT.1, "client_secret_basic"),
+        client_block(CLIENT.0, CLIENT.1, "client_secret_basic", ""),
+        client_block(CLIENT2.0, CLIENT2.1, "client_secret_basic", ""),
+        client_block(POST_CLIENT.0, POST_CLIENT.1, "client_secret_post", ""),
+        client_block(NODE_CLIENT.0, NODE_CLIENT.1, "client_secret_basic", ""),
+        client_block(
+            FRONTCHANNEL_CLIENT.0,
+            FRONTCHANNEL_CLIENT.1,
+            "client_secret_basic",
+            &format!("frontchannel_logout_uri = \"{FRONTCHANNEL_LOGOUT_URI}\"\n"),
+        ),
+        client_block(
+            BACKCHANNEL_CLIENT.0,
+            BACKCHANNEL_CLIENT.1,
+            "client_secret_basic",
+            &format!("backchannel_logout_uri = \"http://{backchannel_listen}/backchannel_logout\"\n"),
+        ),
     ]
     .concat();
     std::fs::write(dir.path().join("poort.toml"), config).unwrap();
@@ -192,6 +217,8 @@ fn start_op() -> Op {
             .env("POORT__SERVER__TLS__KEY_FILE", "key.pem")
             // The harness's document host uses the same certificate.
             .env("POORT__OUTBOUND__CA_FILE", "cert.pem")
+            // Deliveries go out at once (the worker is woken); the poll is the fallback.
+            .env("POORT__LOGOUT__BACKCHANNEL_POLL_INTERVAL", "1s")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log_file).unwrap())
             .spawn()
@@ -219,6 +246,7 @@ fn start_op() -> Op {
                 ca_pem,
                 key_pem,
                 log_file,
+                backchannel_listen,
                 dir,
             };
         }
@@ -365,6 +393,51 @@ async fn rp_initiated_logout_plan() {
             &results,
         );
     }
+}
+
+/// A plan that needs a client of its own: with that static client (`client`, or the main one)
+/// and with dynamic registration, side by side.
+async fn run_static_and_dynamic(op: &Op, plan: Plan, title: &str, client: Option<(&str, &str)>) {
+    let mut static_cfg = harness_config(op, false);
+    if let Some((id, secret)) = client {
+        static_cfg.client = Some(ClientCreds::new(id, secret, AuthMethod::ClientSecretBasic));
+    }
+    static_cfg.backchannel_listen = op.backchannel_listen;
+    let static_runner = Runner::new(static_cfg).unwrap();
+    let dynamic_runner = Runner::new(harness_config(op, true)).unwrap();
+    let (static_results, dynamic_results) =
+        tokio::join!(static_runner.run_plan(plan), dynamic_runner.run_plan(plan));
+    for (results, what) in [(static_results, "static client"), (dynamic_results, "dynamic registration")] {
+        assert_eq!(results.len(), 2, "{title} has two modules");
+        assert_verdicts(&format!("{title} ({what})"), op, &results);
+    }
+}
+
+/// `oidcc-frontchannel-rp-initiated-logout-certification-test-plan`: the static client has
+/// `frontchannel_logout_uri = B/frontchannel_logout`; the OP's signed-out page must frame it
+/// with `iss` and `sid` before the post-logout redirect.
+#[tokio::test]
+async fn frontchannel_logout_plan() {
+    let op = start_op();
+    let title = "oidcc-frontchannel-rp-initiated-logout-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::FrontchannelLogout, title, Some(FRONTCHANNEL_CLIENT)).await;
+}
+
+/// `oidcc-backchannel-rp-initiated-logout-certification-test-plan`: the harness listens for
+/// the logout token on loopback (the static client's URI names that port).
+#[tokio::test]
+async fn backchannel_logout_plan() {
+    let op = start_op();
+    let title = "oidcc-backchannel-rp-initiated-logout-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::BackchannelLogout, title, Some(BACKCHANNEL_CLIENT)).await;
+}
+
+/// `oidcc-session-management-certification-test-plan`, with the main static client.
+#[tokio::test]
+async fn session_management_plan() {
+    let op = start_op();
+    let title = "oidcc-session-management-certification-test-plan";
+    run_static_and_dynamic(&op, Plan::SessionManagement, title, None).await;
 }
 
 /// `oidcc-implicit-certification-test-plan`: its list once with `id_token` and once with
@@ -538,8 +611,10 @@ fn relying_party_dir() -> PathBuf {
     rp
 }
 
+/// openid-client v6 (`rp/flow.mjs`): discovery, the code flow with PKCE, userinfo, a refresh,
+/// and RP-initiated logout with the library's end-session URL.
 #[tokio::test]
-async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_refresh() {
+async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_refresh_and_logout() {
     let rp = tokio::task::spawn_blocking(relying_party_dir)
         .await
         .unwrap();
@@ -551,6 +626,7 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         .env("CLIENT_ID", NODE_CLIENT.0)
         .env("CLIENT_SECRET", NODE_CLIENT.1)
         .env("REDIRECT_URI", REDIRECT_URI)
+        .env("POST_LOGOUT_REDIRECT_URI", POST_LOGOUT_REDIRECT_URI)
         .env("USERNAME", USERNAME)
         .env("PASSWORD", PASSWORD)
         .env("NODE_EXTRA_CA_CERTS", &op.ca_file)
@@ -599,6 +675,14 @@ async fn openid_client_v6_completes_discovery_code_flow_with_pkce_userinfo_and_r
         result["refreshed"]["rotated_refresh_token"], true,
         "refresh tokens rotate"
     );
+    let logout = &result["logout"];
+    assert_eq!(logout["end_session_endpoint"], format!("{}/session/end", op.issuer), "{logout}");
+    assert_eq!(logout["at"], POST_LOGOUT_REDIRECT_URI, "back at the post-logout URI: {logout}");
+    assert_eq!(logout["state_returned"], true, "with the state: {logout}");
+    assert_eq!(logout["parameters"], serde_json::json!(["state"]), "and nothing else: {logout}");
+    assert_eq!(logout["prompt_none_error"], "login_required", "the session ended: {logout}");
+    assert_eq!(logout["prompt_none_state_returned"], true, "{logout}");
+    assert_eq!(logout["prompt_none_code"], false, "{logout}");
 }
 
 /// `oidcc-codereuse-30seconds` in the Hybrid plan's three runs (static clients), side by side.

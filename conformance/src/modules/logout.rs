@@ -14,9 +14,13 @@
 //!
 //! The post-logout URI is `B/post_logout_redirect`, beside the redirect URI `B/callback`; static
 //! clients must have registered it, dynamic ones register it here.
+//!
+//! The front-channel, back-channel and session-management modules build on the pieces here:
+//! the discovery checks, signing in, sending the browser to the end_session_endpoint, the
+//! checks on the post-logout redirect and the `prompt=none` check.
 
 use crate::browser::{Interact, Response};
-use crate::flow::AuthRequest;
+use crate::flow::{AuthRequest, Flow};
 use crate::registration::Which;
 use crate::report::{Abort, Severity, Step};
 use crate::{ClientCreds, Ctx, jose, random};
@@ -48,7 +52,7 @@ pub(crate) fn sibling(redirect_uri: &str, name: &str) -> String {
 
 /// The suite's logout state: 90 characters of letters, digits and punctuation, without `+`,
 /// space or `;`, so percent-encoding must round-trip.
-fn logout_state() -> String {
+pub(crate) fn logout_state() -> String {
     const PUNCTUATION: &[char] = &['-', '.', '_', '~', '!', '*', '(', ')', ',', ':', '@', '/', '?', '$', '\'', '='];
     let letters = random::alphanumeric(90);
     let bytes = random::bytes(90);
@@ -59,9 +63,9 @@ fn logout_state() -> String {
         .collect()
 }
 
-/// `rp-initiated-logout-discovery-endpoint-verification`: every `*_endpoint` https [F], and
-/// end_session_endpoint present and https [F].
-pub async fn rp_initiated_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+/// The discovery checks of every logout plan: every `*_endpoint` https [F], end_session_endpoint
+/// present and https [F], and each of `flags` present and `true` [F].
+pub(crate) fn check_logout_discovery(ctx: &mut Ctx, flags: &[&str]) {
     let op = ctx.op();
     for (name, value) in &op.metadata {
         if name.ends_with("_endpoint") {
@@ -76,11 +80,25 @@ pub async fn rp_initiated_logout_discovery_endpoint_verification(ctx: &mut Ctx) 
             ctx.log.check(https, Severity::Failure, format!("end_session_endpoint `{value}` is not https"));
         }
     }
+    for flag in flags {
+        let value = op.metadata.get(*flag);
+        ctx.log.check(
+            value == Some(&Value::Bool(true)),
+            Severity::Failure,
+            format!("discovery {flag} must be true, it is {}", value.map_or("absent".to_string(), Value::to_string)),
+        );
+    }
+}
+
+/// `rp-initiated-logout-discovery-endpoint-verification`: every `*_endpoint` https [F], and
+/// end_session_endpoint present and https [F].
+pub async fn rp_initiated_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+    check_logout_discovery(ctx, &[]);
     Ok(())
 }
 
 /// Where a logout request ended.
-enum Outcome {
+pub(crate) enum Outcome {
     /// At the client: the URL the browser was sent to.
     Client(Url),
     /// At a page of the OP.
@@ -90,15 +108,35 @@ enum Outcome {
 /// The module's client (with `B/post_logout_redirect` registered when dynamic), a first
 /// authorization with the long state, and the ID token's raw value.
 async fn signed_in(ctx: &mut Ctx) -> Step<(ClientCreds, String)> {
+    let (client, flow) = signed_in_with(ctx, Map::new()).await?;
+    Ok((client, id_token_of(&flow)?))
+}
+
+/// The module's client, registered (when dynamic) with `B/post_logout_redirect` and `extra`,
+/// and a first code flow with the long state.
+pub(crate) async fn signed_in_with(ctx: &mut Ctx, mut extra: Map<String, Value>) -> Step<(ClientCreds, Flow)> {
     let plr = post_logout_redirect_uri(&ctx.cfg().redirect_uri);
-    let mut extra = Map::new();
     extra.insert("post_logout_redirect_uris".into(), json!([plr]));
     let client = ctx.client_with(Which::Main, extra).await?;
     let mut request = ctx.auth_request(&client);
     request.state = Some(random::long_state());
     let flow = ctx.code_flow(&request, None).await?;
-    let id_token = flow.tokens.id_token.as_ref().map(|j| j.raw.clone()).ok_or_else(|| Abort::Stop("no id_token".into()))?;
-    Ok((client, id_token))
+    Ok((client, flow))
+}
+
+/// The raw ID token of a flow.
+pub(crate) fn id_token_of(flow: &Flow) -> Step<String> {
+    flow.tokens.id_token.as_ref().map(|j| j.raw.clone()).ok_or_else(|| Abort::Stop("no id_token".into()))
+}
+
+/// The suite's RP-initiated logout: the browser goes to the end_session_endpoint with
+/// `id_token_hint`, `post_logout_redirect_uri` and `state`. Returns where it ended and the
+/// state sent.
+pub(crate) async fn logout_with_hint(ctx: &mut Ctx, id_token: String) -> Step<(Outcome, String)> {
+    let plr = post_logout_redirect_uri(&ctx.cfg().redirect_uri);
+    let state = logout_state();
+    let params = [("id_token_hint", id_token), ("post_logout_redirect_uri", plr), ("state", state.clone())];
+    Ok((end_session(ctx, &params).await?, state))
 }
 
 /// Sends the browser to the end_session_endpoint with `params` and follows the OP's redirects
@@ -115,16 +153,30 @@ async fn end_session(ctx: &mut Ctx, params: &[(&str, String)]) -> Step<Outcome> 
     if !params.is_empty() {
         url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
     }
-    let client_site = sibling(&ctx.cfg().redirect_uri, "");
+    navigate(ctx, url).await
+}
+
+/// The client's site: every URL under `B/` is the suite's, never contacted.
+pub(crate) fn client_site(ctx: &Ctx) -> String {
+    sibling(&ctx.cfg().redirect_uri, "")
+}
+
+/// Sends the browser to `url` (a GET) and follows the OP's redirects until it reaches the
+/// client's site or a page.
+pub(crate) async fn navigate(ctx: &mut Ctx, mut url: Url) -> Step<Outcome> {
+    let client_site = client_site(ctx);
+    if url.as_str().starts_with(&client_site) {
+        return Ok(Outcome::Client(url));
+    }
     for _ in 0..10 {
         let response = ctx.browser.send(Method::GET, &url, None).await?;
         if !response.is_redirect() {
-            ctx.log.info(format!("end_session: the OP showed {}", response.describe()));
+            ctx.log.info(format!("the OP showed {}", response.describe()));
             return Ok(Outcome::Page(response));
         }
         let next = response.location().ok_or_else(|| Abort::Stop(format!("{} has an unusable Location", response.describe())))?;
         if next.as_str().starts_with(&client_site) {
-            ctx.log.info(format!("end_session: redirected to {}", crate::browser::base_of(&next)));
+            ctx.log.info(format!("the OP redirected to {}", crate::browser::base_of(&next)));
             return Ok(Outcome::Client(next));
         }
         url = next;
@@ -133,7 +185,7 @@ async fn end_session(ctx: &mut Ctx, params: &[(&str, String)]) -> Step<Outcome> 
 }
 
 /// After a logout: `prompt=none` must fail with an interaction error [F].
-async fn expect_logged_out(ctx: &mut Ctx, client: &ClientCreds) -> Step {
+pub(crate) async fn expect_logged_out(ctx: &mut Ctx, client: &ClientCreds) -> Step {
     let mut request: AuthRequest = ctx.auth_request(client).with("prompt", "none");
     request.state = Some(random::long_state());
     request.interact = Interact::NONE;
@@ -157,45 +209,51 @@ async fn expect_logged_out(ctx: &mut Ctx, client: &ClientCreds) -> Step {
     Ok(())
 }
 
+/// The checks on the post-logout redirect: to the post_logout_redirect_uri [F], with exactly
+/// the `state` sent (none when none was sent) [F], and nothing else [W].
+pub(crate) fn check_post_logout_redirect(ctx: &mut Ctx, outcome: &Outcome, state: Option<&str>) {
+    let url = match outcome {
+        Outcome::Page(page) => {
+            ctx.log.fail(format!("the OP did not redirect to the post_logout_redirect_uri; it showed {}", page.describe()));
+            return;
+        }
+        Outcome::Client(url) => url,
+    };
+    let plr = post_logout_redirect_uri(&ctx.cfg().redirect_uri);
+    ctx.log.check(
+        crate::browser::base_of(url) == plr.as_str(),
+        Severity::Failure,
+        format!("redirected to {} rather than the post_logout_redirect_uri", crate::browser::base_of(url)),
+    );
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let got_state: Vec<&str> = query.iter().filter(|(k, _)| k == "state").map(|(_, v)| v.as_str()).collect();
+    match state {
+        Some(state) => {
+            ctx.log.check(
+                got_state == [state],
+                Severity::Failure,
+                format!("the state in the post-logout redirect is {got_state:?}, expected {state:?}"),
+            );
+        }
+        None => {
+            ctx.log.check(got_state.is_empty(), Severity::Failure, "the post-logout redirect carries a state although none was sent");
+        }
+    }
+    let others: Vec<&str> = query.iter().filter(|(k, _)| k != "state").map(|(k, _)| k.as_str()).collect();
+    ctx.log.check(others.is_empty(), Severity::Warning, format!("the post-logout redirect carries other parameters: {others:?}"));
+    ctx.log.check(url.fragment().is_none(), Severity::Warning, "the post-logout redirect has a fragment");
+}
+
 /// The positive ending: a redirect to the post-logout URI with exactly `state`, then prompt=none.
 async fn positive(ctx: &mut Ctx, with_state: bool) -> Step {
     let (client, id_token) = signed_in(ctx).await?;
-    let plr = post_logout_redirect_uri(&ctx.cfg().redirect_uri);
-    let state = logout_state();
-    let mut params = vec![("id_token_hint", id_token), ("post_logout_redirect_uri", plr.clone())];
     if with_state {
-        params.push(("state", state.clone()));
-    }
-    match end_session(ctx, &params).await? {
-        Outcome::Page(page) => {
-            ctx.log.fail(format!("the OP did not redirect to the post_logout_redirect_uri; it showed {}", page.describe()));
-            return Ok(());
-        }
-        Outcome::Client(url) => {
-            ctx.log.check(
-                crate::browser::base_of(&url) == plr.as_str(),
-                Severity::Failure,
-                format!("redirected to {} rather than the post_logout_redirect_uri", crate::browser::base_of(&url)),
-            );
-            let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-            let got_state: Vec<&str> = query.iter().filter(|(k, _)| k == "state").map(|(_, v)| v.as_str()).collect();
-            if with_state {
-                ctx.log.check(
-                    got_state == [state.as_str()],
-                    Severity::Failure,
-                    format!("the state in the post-logout redirect is {got_state:?}, expected {state:?}"),
-                );
-            } else {
-                ctx.log.check(got_state.is_empty(), Severity::Failure, "the post-logout redirect carries a state although none was sent");
-            }
-            let others: Vec<&str> = query.iter().filter(|(k, _)| k != "state").map(|(k, _)| k.as_str()).collect();
-            ctx.log.check(
-                others.is_empty(),
-                Severity::Warning,
-                format!("the post-logout redirect carries other parameters: {others:?}"),
-            );
-            ctx.log.check(url.fragment().is_none(), Severity::Warning, "the post-logout redirect has a fragment");
-        }
+        let (outcome, state) = logout_with_hint(ctx, id_token).await?;
+        check_post_logout_redirect(ctx, &outcome, Some(&state));
+    } else {
+        let plr = post_logout_redirect_uri(&ctx.cfg().redirect_uri);
+        let outcome = end_session(ctx, &[("id_token_hint", id_token), ("post_logout_redirect_uri", plr)]).await?;
+        check_post_logout_redirect(ctx, &outcome, None);
     }
     expect_logged_out(ctx, &client).await
 }

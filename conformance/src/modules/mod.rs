@@ -1,12 +1,16 @@
-//! The module table: every module of the Config, Basic, RP-Initiated Logout and Dynamic plans
-//! under its exact suite name, in the plans' order, with what setup it needs. The functions live
-//! in [`basic`], [`config`], [`logout`] and [`dynamic`].
+//! The module table: every module of the Config, Basic, RP-Initiated Logout, Dynamic,
+//! Front-Channel, Back-Channel and Session Management plans under its exact suite name, in the
+//! plans' order, with what setup it needs. The functions live in [`basic`], [`config`],
+//! [`logout`], [`dynamic`], [`frontchannel`], [`backchannel`] and [`session`].
 
+pub mod backchannel;
 pub mod basic;
 pub mod config;
 pub mod dynamic;
+pub mod frontchannel;
 pub mod logout;
 pub mod plans;
+pub mod session;
 
 use crate::report::Step;
 use crate::{AuthMethod, Ctx};
@@ -66,6 +70,20 @@ pub enum Plan {
     /// `oidcc-dynamic-certification-test-plan`, for one response type ([`plans::plan_for`]):
     /// needs dynamic registration and, as the suite fixes it, private_key_jwt.
     Dynamic,
+    /// `oidcc-frontchannel-rp-initiated-logout-certification-test-plan`.
+    FrontchannelLogout,
+    /// `oidcc-backchannel-rp-initiated-logout-certification-test-plan`.
+    BackchannelLogout,
+    /// `oidcc-session-management-certification-test-plan`.
+    SessionManagement,
+}
+
+impl Plan {
+    /// The Front-Channel, Back-Channel and Session Management plans, which `All` leaves out:
+    /// each runs with the client configured for it (static clients need its logout URIs).
+    fn runs_alone(self) -> bool {
+        matches!(self, Plan::FrontchannelLogout | Plan::BackchannelLogout | Plan::SessionManagement)
+    }
 }
 
 impl std::str::FromStr for Plan {
@@ -79,8 +97,12 @@ impl std::str::FromStr for Plan {
             "implicit" => Ok(Plan::Implicit),
             "hybrid" => Ok(Plan::Hybrid),
             "dynamic" => Ok(Plan::Dynamic),
+            "frontchannel-logout" => Ok(Plan::FrontchannelLogout),
+            "backchannel-logout" => Ok(Plan::BackchannelLogout),
+            "session-management" => Ok(Plan::SessionManagement),
             other => Err(format!(
-                "unknown plan `{other}` (basic, config, rp-logout, implicit, hybrid, dynamic or all)"
+                "unknown plan `{other}` (basic, config, rp-logout, implicit, hybrid, dynamic, \
+                 frontchannel-logout, backchannel-logout, session-management or all)"
             )),
         }
     }
@@ -198,6 +220,15 @@ table! {
     Dynamic "oidcc-request-uri-unsigned" => dynamic::oidcc_request_uri_unsigned, DYNAMIC;
     Dynamic "oidcc-request-uri-signed-rs256" => dynamic::oidcc_request_uri_signed_rs256, DYNAMIC;
     Dynamic "oidcc-ensure-client-assertion-with-iss-aud-succeeds" => dynamic::oidcc_ensure_client_assertion_with_iss_aud_succeeds, PRIVATE_KEY_JWT;
+
+    FrontchannelLogout "frontchannel-logout-discovery-endpoint-verification" => frontchannel::frontchannel_logout_discovery_endpoint_verification, BASIC;
+    FrontchannelLogout "frontchannel-rp-initiated-logout" => frontchannel::frontchannel_rp_initiated_logout, BASIC;
+
+    BackchannelLogout "backchannel-logout-discovery-endpoint-verification" => backchannel::backchannel_logout_discovery_endpoint_verification, BASIC;
+    BackchannelLogout "backchannel-rp-initiated-logout" => backchannel::backchannel_rp_initiated_logout, BASIC;
+
+    SessionManagement "session-management-discovery-endpoint-verification" => session::session_management_discovery_endpoint_verification, BASIC;
+    SessionManagement "session-management-rp-initiated-logout" => session::session_management_rp_initiated_logout, BASIC;
 }
 
 static MODULES: LazyLock<Vec<ModuleDef>> = LazyLock::new(build);
@@ -219,8 +250,9 @@ pub fn plan(plan: Plan, dynamic: bool) -> Vec<&'static ModuleDef> {
     all()
         .iter()
         // The Implicit, Hybrid and Dynamic plans reuse the Basic modules: see `plans::plan_for`.
+        // The logout-channel and session plans run on their own (static clients need their URIs).
         .filter(|m| {
-            (plan == Plan::All && !matches!(m.plan, Plan::Implicit | Plan::Hybrid | Plan::Dynamic))
+            (plan == Plan::All && !matches!(m.plan, Plan::Implicit | Plan::Hybrid | Plan::Dynamic) && !m.plan.runs_alone())
                 || m.plan == plan
         })
         .filter(|m| {
@@ -251,6 +283,23 @@ mod tests {
         let mut names: Vec<&str> = all().iter().map(|m| m.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 69);
+        assert_eq!(names.len(), 75);
+    }
+
+    #[test]
+    fn the_logout_channel_and_session_plans_have_two_modules_each() {
+        for (which, names) in [
+            (Plan::FrontchannelLogout, ["frontchannel-logout-discovery-endpoint-verification", "frontchannel-rp-initiated-logout"]),
+            (Plan::BackchannelLogout, ["backchannel-logout-discovery-endpoint-verification", "backchannel-rp-initiated-logout"]),
+            (Plan::SessionManagement, ["session-management-discovery-endpoint-verification", "session-management-rp-initiated-logout"]),
+        ] {
+            for dynamic in [false, true] {
+                let modules: Vec<&str> = plans::plan_for(which, "code", dynamic).iter().map(|m| m.name).collect();
+                assert_eq!(modules, names, "{which:?}, dynamic {dynamic}");
+            }
+        }
+        assert_eq!("frontchannel-logout".parse::<Plan>(), Ok(Plan::FrontchannelLogout));
+        assert_eq!("backchannel-logout".parse::<Plan>(), Ok(Plan::BackchannelLogout));
+        assert_eq!("session-management".parse::<Plan>(), Ok(Plan::SessionManagement));
     }
 }

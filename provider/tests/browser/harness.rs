@@ -5,9 +5,12 @@
 //! - one aiosmtpd SMTP server on loopback delivering into a Maildir, which the tests read the
 //!   activation and reset links from;
 //! - one real `poort serve` whose `[mail]` transport is SMTP to that server (`security = "none"`,
-//!   loopback), with two static clients: `crm` (asks for consent) and `settings` (first party,
+//!   loopback), with three static clients: `crm` (asks for consent), `settings` (first party,
 //!   requires the role `user level 0` and, when the build knows `requires_terms`, the terms of
-//!   service, published deployment-wide with `poort terms publish` before the server starts).
+//!   service, published deployment-wide with `poort terms publish` before the server starts),
+//!   and `rp` (first party, with a front-channel logout URI and a post-logout URI);
+//! - one relying party served by the test binary itself (`relying_party.rs`), where `rp`'s URIs
+//!   point: it records what the browser asks of it and serves the session-check page.
 //!
 //! The processes are started from a thread that lives as long as the test binary, with
 //! `PR_SET_PDEATHSIG`, so they die with it even when it is killed; a normal exit also stops them
@@ -15,6 +18,11 @@
 //! `test-artifacts/browser/<test>/<NN>-<step>.png` (gitignored).
 
 #![allow(dead_code)]
+
+#[path = "relying_party.rs"]
+mod relying_party;
+
+pub use relying_party::RelyingParty;
 
 use fantoccini::elements::Element;
 use fantoccini::{ClientBuilder, Locator};
@@ -47,13 +55,17 @@ const CHROMIUM_FLAGS: &[&str] = &[
 ];
 
 pub const CRM: Client =
-    Client { id: "crm", secret: "browser-crm-secret-000000000001", name: "SuperOffice CRM", path: "/cb" };
+    Client { id: "crm", secret: "browser-crm-secret-000000000001", name: "SuperOffice CRM", path: "/cb", live: false };
 pub const SETTINGS: Client = Client {
     id: "settings",
     secret: "browser-settings-secret-0000000002",
     name: "Settings and maintenance",
     path: "/settings/cb",
+    live: false,
 };
+/// The client on the live relying party: front-channel logout at `/fc`, post-logout at `/bye`.
+pub const RP: Client =
+    Client { id: "rp", secret: "browser-rp-secret-000000000000003", name: "Test relying party", path: "/cb", live: true };
 
 /// The role the `settings` client requires (the seed's "Gebruikersniveau 0").
 pub const SETTINGS_ROLE: &str = "user level 0";
@@ -63,8 +75,10 @@ pub struct Client {
     pub id: &'static str,
     pub secret: &'static str,
     pub name: &'static str,
-    /// The path of its redirect URI on the closed relying-party port.
+    /// The path of its redirect URI on the closed relying-party port, or on the live relying
+    /// party when `live`.
     pub path: &'static str,
+    pub live: bool,
 }
 
 // --- The shared processes ------------------------------------------------------------------------
@@ -75,6 +89,8 @@ pub struct Suite {
     /// `http://127.0.0.1:<closed port>`: where the clients' redirect URIs point. Nothing listens
     /// there; Chromium shows its error page and the test reads the URL.
     pub rp_origin: String,
+    /// The relying party the test binary serves (the `rp` client's URIs).
+    pub relying_party: RelyingParty,
     /// The folder of `poort.toml` (the CLI runs here against the same database).
     pub dir: PathBuf,
     /// Why the `settings` client does not require terms in this build (the configuration check's
@@ -242,9 +258,10 @@ impl Suite {
         // Poort: a fixed port in the configuration, so the CLI (which sends activation mails)
         // builds links to the same issuer as the server.
         let rp_origin = format!("http://127.0.0.1:{}", free_port());
+        let relying_party = RelyingParty::start().map_err(|e| format!("cannot start the test relying party: {e}"))?;
         // Does this build know `requires_terms`? Then publish the terms the `settings` client's
         // users accept (once: the database keeps them across a restart on another port).
-        std::fs::write(dir.path().join("poort.toml"), config(dir.path(), 0, smtp_port, &rp_origin, true))
+        std::fs::write(dir.path().join("poort.toml"), config(dir.path(), 0, smtp_port, &rp_origin, &relying_party.origin, true))
             .map_err(|e| e.to_string())?;
         let check = poort_cli()
             .current_dir(dir.path())
@@ -263,7 +280,8 @@ impl Suite {
         for _ in 0..3 {
             let port = free_port();
             let base_url = format!("http://127.0.0.1:{port}");
-            let config = config(dir.path(), port, smtp_port, &rp_origin, terms_unsupported.is_none());
+            let config =
+                config(dir.path(), port, smtp_port, &rp_origin, &relying_party.origin, terms_unsupported.is_none());
             std::fs::write(dir.path().join("poort.toml"), config).map_err(|e| e.to_string())?;
             let mut command = poort_cli();
             command
@@ -295,6 +313,7 @@ impl Suite {
                 let suite = Suite {
                     base_url,
                     rp_origin,
+                    relying_party,
                     dir: dir.path().to_path_buf(),
                     terms_unsupported,
                     maildir,
@@ -325,7 +344,8 @@ impl Suite {
     }
 
     pub fn redirect_uri(&self, client: Client) -> String {
-        format!("{}{}", self.rp_origin, client.path)
+        let origin = if client.live { &self.relying_party.origin } else { &self.rp_origin };
+        format!("{origin}{}", client.path)
     }
 
     /// `poort ARGS` against the suite's configuration and database: (success, stdout, stderr).
@@ -462,7 +482,7 @@ pub const TERMS_TEXT: &str = "These are the terms of service of the browser test
     Accept them to use Settings and maintenance.\n";
 
 /// The configuration of the suite's Poort.
-fn config(dir: &Path, port: u16, smtp_port: u16, rp_origin: &str, requires_terms: bool) -> String {
+fn config(dir: &Path, port: u16, smtp_port: u16, rp_origin: &str, live_rp: &str, requires_terms: bool) -> String {
     let data_dir = dir.join("data");
     let terms = if requires_terms { "requires_terms = true\n" } else { "" };
     format!(
@@ -497,7 +517,16 @@ client_name = "{settings_name}"
 redirect_uris = ["{rp_origin}{settings_path}"]
 first_party = true
 required_roles = ["{role}"]
-{terms}"#,
+{terms}
+[[clients]]
+client_id = "{rp}"
+client_secret = "{rp_secret}"
+client_name = "{rp_name}"
+redirect_uris = ["{live_rp}{rp_path}"]
+post_logout_redirect_uris = ["{live_rp}/bye"]
+frontchannel_logout_uri = "{live_rp}/fc"
+first_party = true
+"#,
         data_dir = data_dir.display(),
         crm = CRM.id,
         crm_secret = CRM.secret,
@@ -508,6 +537,10 @@ required_roles = ["{role}"]
         settings_name = SETTINGS.name,
         settings_path = SETTINGS.path,
         role = SETTINGS_ROLE,
+        rp = RP.id,
+        rp_secret = RP.secret,
+        rp_name = RP.name,
+        rp_path = RP.path,
     )
 }
 
@@ -598,6 +631,22 @@ impl Browser {
         {
             panic!("cannot open {url}: {e}");
         }
+    }
+
+    /// Opens a new tab and makes it the current one; returns the handle of the tab it left.
+    pub async fn open_tab(&self) -> fantoccini::wd::WindowHandle {
+        let client = self.client();
+        let left = client.window().await.expect("the current window");
+        let tab = client.new_window(true).await.expect("a new tab");
+        client.switch_to_window(tab.handle).await.expect("switching to the new tab");
+        left
+    }
+
+    /// Closes the current tab and goes back to `tab`.
+    pub async fn close_tab_for(&self, tab: fantoccini::wd::WindowHandle) {
+        let client = self.client();
+        client.close_window().await.expect("closing the tab");
+        client.switch_to_window(tab).await.expect("switching back");
     }
 
     /// Saves a screenshot of the page as `NN-step.png`.
