@@ -219,7 +219,7 @@ pub struct Config {
     pub backchannel_listen: SocketAddr,
     /// The URL the OP reaches that listener at (default `http://<listen address>`).
     pub backchannel_base: Option<String>,
-    /// How long backchannel-rp-initiated-logout waits for the OP's POST after the logout.
+    /// How long oidcc-backchannel-rp-initiated-logout waits for the OP's POST after the logout.
     pub backchannel_wait: Duration,
     /// How long codereuse-30seconds waits.
     pub codereuse_wait: Duration,

@@ -1,5 +1,5 @@
 //! `oidcc-backchannel-rp-initiated-logout-certification-test-plan`: the discovery module and
-//! `backchannel-rp-initiated-logout`.
+//! `oidcc-backchannel-rp-initiated-logout`.
 //!
 //! The client registers a `backchannel_logout_uri` on the harness's listener
 //! ([`crate::backchannel`]) with `backchannel_logout_session_required`. After the RP-initiated
@@ -19,14 +19,14 @@ use serde_json::{Map, Value, json};
 /// The `events` member every logout token carries.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-/// `backchannel-logout-discovery-endpoint-verification`.
-pub async fn backchannel_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+/// `oidcc-backchannel-logout-discovery-endpoint-verification`.
+pub async fn oidcc_backchannel_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
     logout::check_logout_discovery(ctx, &["backchannel_logout_supported", "backchannel_logout_session_supported"]);
     Ok(())
 }
 
-/// `backchannel-rp-initiated-logout`.
-pub async fn backchannel_rp_initiated_logout(ctx: &mut Ctx) -> Step {
+/// `oidcc-backchannel-rp-initiated-logout`.
+pub async fn oidcc_backchannel_rp_initiated_logout(ctx: &mut Ctx) -> Step {
     let shared = ctx.shared.clone();
     let listener = shared.backchannel().await?;
     let uri = if ctx.cfg().dynamic { listener.new_uri() } else { listener.static_uri() };

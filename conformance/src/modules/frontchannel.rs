@@ -1,5 +1,5 @@
 //! `oidcc-frontchannel-rp-initiated-logout-certification-test-plan`: the discovery module and
-//! `frontchannel-rp-initiated-logout`.
+//! `oidcc-frontchannel-rp-initiated-logout`.
 //!
 //! The client registers `frontchannel_logout_uri = B/frontchannel_logout` with
 //! `frontchannel_logout_session_required`; its ID token must carry `sid`. After the
@@ -25,14 +25,14 @@ use url::Url;
 /// How deep frames within frames are followed on the OP.
 const MAX_FRAME_DEPTH: usize = 2;
 
-/// `frontchannel-logout-discovery-endpoint-verification`.
-pub async fn frontchannel_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+/// `oidcc-frontchannel-logout-discovery-endpoint-verification`.
+pub async fn oidcc_frontchannel_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
     logout::check_logout_discovery(ctx, &["frontchannel_logout_supported", "frontchannel_logout_session_supported"]);
     Ok(())
 }
 
-/// `frontchannel-rp-initiated-logout`.
-pub async fn frontchannel_rp_initiated_logout(ctx: &mut Ctx) -> Step {
+/// `oidcc-frontchannel-rp-initiated-logout`.
+pub async fn oidcc_frontchannel_rp_initiated_logout(ctx: &mut Ctx) -> Step {
     let frontchannel_uri = logout::sibling(&ctx.cfg().redirect_uri, "frontchannel_logout");
     let mut extra = Map::new();
     extra.insert("frontchannel_logout_uri".into(), json!(frontchannel_uri));

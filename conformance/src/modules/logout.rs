@@ -90,9 +90,9 @@ pub(crate) fn check_logout_discovery(ctx: &mut Ctx, flags: &[&str]) {
     }
 }
 
-/// `rp-initiated-logout-discovery-endpoint-verification`: every `*_endpoint` https [F], and
+/// `oidcc-rp-initiated-logout-discovery-endpoint-verification`: every `*_endpoint` https [F], and
 /// end_session_endpoint present and https [F].
-pub async fn rp_initiated_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+pub async fn oidcc_rp_initiated_logout_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
     check_logout_discovery(ctx, &[]);
     Ok(())
 }
@@ -317,18 +317,18 @@ async fn logged_out_page_expected(ctx: &mut Ctx, situation: &str, with_hint: boo
     expect_logged_out(ctx, &client).await
 }
 
-/// `rp-initiated-logout`: the positive flow.
-pub async fn rp_initiated_logout(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout`: the positive flow.
+pub async fn oidcc_rp_initiated_logout(ctx: &mut Ctx) -> Step {
     positive(ctx, true).await
 }
 
-/// `rp-initiated-logout-no-state`: no state sent; the redirect must carry none.
-pub async fn rp_initiated_logout_no_state(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-no-state`: no state sent; the redirect must carry none.
+pub async fn oidcc_rp_initiated_logout_no_state(ctx: &mut Ctx) -> Step {
     positive(ctx, false).await
 }
 
-/// `rp-initiated-logout-bad-post-logout-redirect-uri`: `B/bad_post_logout_redirect_uri`.
-pub async fn rp_initiated_logout_bad_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-bad-post-logout-redirect-uri`: `B/bad_post_logout_redirect_uri`.
+pub async fn oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
     let bad = sibling(&ctx.cfg().redirect_uri, "bad_post_logout_redirect_uri");
     page_expected(ctx, "an unregistered post_logout_redirect_uri", move |_, hint| {
         vec![("id_token_hint", hint), ("post_logout_redirect_uri", bad), ("state", logout_state())]
@@ -336,17 +336,17 @@ pub async fn rp_initiated_logout_bad_post_logout_redirect_uri(ctx: &mut Ctx) -> 
     .await
 }
 
-/// `rp-initiated-logout-query-added-to-post-logout-redirect-uri`: the registered URI + `?foo=bar`.
-pub async fn rp_initiated_logout_query_added_to_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri`: the registered URI + `?foo=bar`.
+pub async fn oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
     page_expected(ctx, "a post_logout_redirect_uri with a query added", |plr, hint| {
         vec![("id_token_hint", hint), ("post_logout_redirect_uri", format!("{plr}?foo=bar")), ("state", logout_state())]
     })
     .await
 }
 
-/// `rp-initiated-logout-modified-id-token-hint`: the hint re-headed as `alg: none`, its
+/// `oidcc-rp-initiated-logout-modified-id-token-hint`: the hint re-headed as `alg: none`, its
 /// signature stripped.
-pub async fn rp_initiated_logout_modified_id_token_hint(ctx: &mut Ctx) -> Step {
+pub async fn oidcc_rp_initiated_logout_modified_id_token_hint(ctx: &mut Ctx) -> Step {
     page_expected(ctx, "an id_token_hint re-headed as alg none", |plr, hint| {
         let modified = match jose::decode(&hint) {
             Ok(jwt) => {
@@ -362,9 +362,9 @@ pub async fn rp_initiated_logout_modified_id_token_hint(ctx: &mut Ctx) -> Step {
     .await
 }
 
-/// `rp-initiated-logout-bad-id-token-hint`: a hint signed by the suite (iss = client_id,
+/// `oidcc-rp-initiated-logout-bad-id-token-hint`: a hint signed by the suite (iss = client_id,
 /// aud = issuer).
-pub async fn rp_initiated_logout_bad_id_token_hint(ctx: &mut Ctx) -> Step {
+pub async fn oidcc_rp_initiated_logout_bad_id_token_hint(ctx: &mut Ctx) -> Step {
     let (client, _) = signed_in(ctx).await?;
     let (private, _) = ctx.shared.client_key().await?;
     let now = crate::checks::now();
@@ -383,26 +383,26 @@ pub async fn rp_initiated_logout_bad_id_token_hint(ctx: &mut Ctx) -> Step {
     Ok(())
 }
 
-/// `rp-initiated-logout-no-id-token-hint`: post_logout_redirect_uri and state, no hint.
-pub async fn rp_initiated_logout_no_id_token_hint(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-no-id-token-hint`: post_logout_redirect_uri and state, no hint.
+pub async fn oidcc_rp_initiated_logout_no_id_token_hint(ctx: &mut Ctx) -> Step {
     page_expected(ctx, "a post_logout_redirect_uri without an id_token_hint", |plr, _| {
         vec![("post_logout_redirect_uri", plr.to_string()), ("state", logout_state())]
     })
     .await
 }
 
-/// `rp-initiated-logout-no-params`.
-pub async fn rp_initiated_logout_no_params(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-no-params`.
+pub async fn oidcc_rp_initiated_logout_no_params(ctx: &mut Ctx) -> Step {
     logged_out_page_expected(ctx, "a logout without parameters", false, false).await
 }
 
-/// `rp-initiated-logout-no-post-logout-redirect-uri`: id_token_hint and state.
-pub async fn rp_initiated_logout_no_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-no-post-logout-redirect-uri`: id_token_hint and state.
+pub async fn oidcc_rp_initiated_logout_no_post_logout_redirect_uri(ctx: &mut Ctx) -> Step {
     logged_out_page_expected(ctx, "a logout without post_logout_redirect_uri", true, true).await
 }
 
-/// `rp-initiated-logout-only-state`.
-pub async fn rp_initiated_logout_only_state(ctx: &mut Ctx) -> Step {
+/// `oidcc-rp-initiated-logout-only-state`.
+pub async fn oidcc_rp_initiated_logout_only_state(ctx: &mut Ctx) -> Step {
     logged_out_page_expected(ctx, "a logout with only state", false, true).await
 }
 

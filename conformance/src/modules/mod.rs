@@ -188,17 +188,17 @@ table! {
     Basic "oidcc-refresh-token" => basic::oidcc_refresh_token, BASIC;
     Basic "oidcc-ensure-request-with-valid-pkce-succeeds" => basic::oidcc_ensure_request_with_valid_pkce_succeeds, BASIC;
 
-    RpLogout "rp-initiated-logout-discovery-endpoint-verification" => logout::rp_initiated_logout_discovery_endpoint_verification, BASIC;
-    RpLogout "rp-initiated-logout" => logout::rp_initiated_logout, BASIC;
-    RpLogout "rp-initiated-logout-bad-post-logout-redirect-uri" => logout::rp_initiated_logout_bad_post_logout_redirect_uri, BASIC;
-    RpLogout "rp-initiated-logout-modified-id-token-hint" => logout::rp_initiated_logout_modified_id_token_hint, BASIC;
-    RpLogout "rp-initiated-logout-no-id-token-hint" => logout::rp_initiated_logout_no_id_token_hint, BASIC;
-    RpLogout "rp-initiated-logout-no-params" => logout::rp_initiated_logout_no_params, BASIC;
-    RpLogout "rp-initiated-logout-no-post-logout-redirect-uri" => logout::rp_initiated_logout_no_post_logout_redirect_uri, BASIC;
-    RpLogout "rp-initiated-logout-no-state" => logout::rp_initiated_logout_no_state, BASIC;
-    RpLogout "rp-initiated-logout-only-state" => logout::rp_initiated_logout_only_state, BASIC;
-    RpLogout "rp-initiated-logout-query-added-to-post-logout-redirect-uri" => logout::rp_initiated_logout_query_added_to_post_logout_redirect_uri, BASIC;
-    RpLogout "rp-initiated-logout-bad-id-token-hint" => logout::rp_initiated_logout_bad_id_token_hint, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-discovery-endpoint-verification" => logout::oidcc_rp_initiated_logout_discovery_endpoint_verification, BASIC;
+    RpLogout "oidcc-rp-initiated-logout" => logout::oidcc_rp_initiated_logout, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri" => logout::oidcc_rp_initiated_logout_bad_post_logout_redirect_uri, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-modified-id-token-hint" => logout::oidcc_rp_initiated_logout_modified_id_token_hint, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-no-id-token-hint" => logout::oidcc_rp_initiated_logout_no_id_token_hint, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-no-params" => logout::oidcc_rp_initiated_logout_no_params, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-no-post-logout-redirect-uri" => logout::oidcc_rp_initiated_logout_no_post_logout_redirect_uri, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-no-state" => logout::oidcc_rp_initiated_logout_no_state, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-only-state" => logout::oidcc_rp_initiated_logout_only_state, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri" => logout::oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri, BASIC;
+    RpLogout "oidcc-rp-initiated-logout-bad-id-token-hint" => logout::oidcc_rp_initiated_logout_bad_id_token_hint, BASIC;
 
     Implicit "oidcc-ensure-request-without-nonce-fails" => basic::oidcc_ensure_request_without_nonce_fails, BASIC;
 
@@ -221,14 +221,14 @@ table! {
     Dynamic "oidcc-request-uri-signed-rs256" => dynamic::oidcc_request_uri_signed_rs256, DYNAMIC;
     Dynamic "oidcc-ensure-client-assertion-with-iss-aud-succeeds" => dynamic::oidcc_ensure_client_assertion_with_iss_aud_succeeds, PRIVATE_KEY_JWT;
 
-    FrontchannelLogout "frontchannel-logout-discovery-endpoint-verification" => frontchannel::frontchannel_logout_discovery_endpoint_verification, BASIC;
-    FrontchannelLogout "frontchannel-rp-initiated-logout" => frontchannel::frontchannel_rp_initiated_logout, BASIC;
+    FrontchannelLogout "oidcc-frontchannel-logout-discovery-endpoint-verification" => frontchannel::oidcc_frontchannel_logout_discovery_endpoint_verification, BASIC;
+    FrontchannelLogout "oidcc-frontchannel-rp-initiated-logout" => frontchannel::oidcc_frontchannel_rp_initiated_logout, BASIC;
 
-    BackchannelLogout "backchannel-logout-discovery-endpoint-verification" => backchannel::backchannel_logout_discovery_endpoint_verification, BASIC;
-    BackchannelLogout "backchannel-rp-initiated-logout" => backchannel::backchannel_rp_initiated_logout, BASIC;
+    BackchannelLogout "oidcc-backchannel-logout-discovery-endpoint-verification" => backchannel::oidcc_backchannel_logout_discovery_endpoint_verification, BASIC;
+    BackchannelLogout "oidcc-backchannel-rp-initiated-logout" => backchannel::oidcc_backchannel_rp_initiated_logout, BASIC;
 
-    SessionManagement "session-management-discovery-endpoint-verification" => session::session_management_discovery_endpoint_verification, BASIC;
-    SessionManagement "session-management-rp-initiated-logout" => session::session_management_rp_initiated_logout, BASIC;
+    SessionManagement "oidcc-session-management-discovery-endpoint-verification" => session::oidcc_session_management_discovery_endpoint_verification, BASIC;
+    SessionManagement "oidcc-session-management-rp-initiated-logout" => session::oidcc_session_management_rp_initiated_logout, BASIC;
 }
 
 static MODULES: LazyLock<Vec<ModuleDef>> = LazyLock::new(build);
@@ -289,9 +289,9 @@ mod tests {
     #[test]
     fn the_logout_channel_and_session_plans_have_two_modules_each() {
         for (which, names) in [
-            (Plan::FrontchannelLogout, ["frontchannel-logout-discovery-endpoint-verification", "frontchannel-rp-initiated-logout"]),
-            (Plan::BackchannelLogout, ["backchannel-logout-discovery-endpoint-verification", "backchannel-rp-initiated-logout"]),
-            (Plan::SessionManagement, ["session-management-discovery-endpoint-verification", "session-management-rp-initiated-logout"]),
+            (Plan::FrontchannelLogout, ["oidcc-frontchannel-logout-discovery-endpoint-verification", "oidcc-frontchannel-rp-initiated-logout"]),
+            (Plan::BackchannelLogout, ["oidcc-backchannel-logout-discovery-endpoint-verification", "oidcc-backchannel-rp-initiated-logout"]),
+            (Plan::SessionManagement, ["oidcc-session-management-discovery-endpoint-verification", "oidcc-session-management-rp-initiated-logout"]),
         ] {
             for dynamic in [false, true] {
                 let modules: Vec<&str> = plans::plan_for(which, "code", dynamic).iter().map(|m| m.name).collect();

@@ -1,5 +1,5 @@
 //! `oidcc-session-management-certification-test-plan`: the discovery module and
-//! `session-management-rp-initiated-logout`.
+//! `oidcc-session-management-rp-initiated-logout`.
 //!
 //! The suite's page frames the OP's `check_session_iframe` beside an RP frame that posts
 //! `"<client_id> <session_state>"` to it and reads the answer: `unchanged` after the sign-in,
@@ -27,9 +27,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// `session-management-discovery-endpoint-verification`: check_session_iframe https [F], and
+/// `oidcc-session-management-discovery-endpoint-verification`: check_session_iframe https [F], and
 /// the logout plans' endpoint checks.
-pub async fn session_management_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
+pub async fn oidcc_session_management_discovery_endpoint_verification(ctx: &mut Ctx) -> Step {
     logout::check_logout_discovery(ctx, &[]);
     match ctx.op().metadata.get("check_session_iframe").and_then(Value::as_str) {
         None => ctx.log.fail("discovery has no check_session_iframe"),
@@ -41,8 +41,8 @@ pub async fn session_management_discovery_endpoint_verification(ctx: &mut Ctx) -
     Ok(())
 }
 
-/// `session-management-rp-initiated-logout`.
-pub async fn session_management_rp_initiated_logout(ctx: &mut Ctx) -> Step {
+/// `oidcc-session-management-rp-initiated-logout`.
+pub async fn oidcc_session_management_rp_initiated_logout(ctx: &mut Ctx) -> Step {
     let frame = ctx
         .op()
         .metadata
