@@ -24,6 +24,9 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
+    /// Upstream sign-in connectors defined in configuration; (re)written to the database at
+    /// every start, beside those added with the CLI or the admin API.
+    pub connectors: Vec<crate::ConnectorSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,7 +578,8 @@ impl Settings {
             return Err(ConfigError::at("registration.initial_access_token", "must be at least 16 characters"));
         }
         self.accounts.validate()?;
-        self.validate_clients()
+        self.validate_clients()?;
+        crate::connectors::validate_connectors(&self.connectors)
     }
 
     fn validate_clients(&self) -> Result<(), ConfigError> {

@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_replay_guard;
 mod m0003_throttle;
 mod m0004_username_key;
+mod m0007_connectors;
 
 pub use m0004_username_key::username_key;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![Box::new(m0001_initial::Migration), Box::new(m0002_replay_guard::Migration), Box::new(m0003_throttle::Migration),
             Box::new(m0004_username_key::Migration),
+            Box::new(m0007_connectors::Migration),
         ]
     }
 }
