@@ -454,6 +454,9 @@ pub struct StaticClient {
     /// `poort.admin` lets it call the admin API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// People sign in to this client through this connector (its id), skipping the sign-in page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {

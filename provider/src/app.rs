@@ -42,6 +42,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         mailer: Arc::new(mailer),
         password_policy,
         passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        upstreams: Arc::new(poort_federation::discovery::Upstreams::new()),
     })
 }
 

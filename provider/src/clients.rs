@@ -22,6 +22,7 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "required_permissions": client.required_permissions,
         "requires_terms": client.requires_terms,
         "scope": client.scope,
+        "connector": client.connector,
     })
 }
 

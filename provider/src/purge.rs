@@ -13,6 +13,7 @@ pub async fn purge_once(store: &Store) -> Result<u64, StorageError> {
     removed += store.one_time_tokens().purge_expired(at).await?;
     removed += store.replay_guard().purge_expired(at).await?;
     removed += store.throttle().purge_expired(at).await?;
+    removed += store.flows().purge_expired(at).await?;
     Ok(removed)
 }
 

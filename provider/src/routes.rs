@@ -95,5 +95,6 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
         endpoints.extend(registration::endpoints());
     }
     endpoints.extend(crate::admin::endpoints());
+    endpoints.extend(crate::federation::endpoints());
     endpoints
 }

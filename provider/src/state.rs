@@ -30,4 +30,6 @@ pub struct AppState {
     pub password_policy: crate::password_policy::PasswordPolicy,
     /// Password verification, bounded to the number of cores.
     pub passwords: crate::password::PasswordPool,
+    /// Upstream providers' HTTP clients and metadata (a cache of what they publish).
+    pub upstreams: Arc<poort_federation::discovery::Upstreams>,
 }

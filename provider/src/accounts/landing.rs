@@ -41,10 +41,23 @@ pub async fn sign_in_and_land(
     client_id: Option<&str>,
     return_to: Option<&str>,
 ) -> Response {
+    land_signed_in(state, headers, user, client_id, return_to, vec!["pwd".into()]).await
+}
+
+/// [`sign_in_and_land`] for a sign-in whose methods were `amr` (an upstream's, after activation
+/// through single sign-on).
+pub async fn land_signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &UserRecord,
+    client_id: Option<&str>,
+    return_to: Option<&str>,
+    amr: Vec<String>,
+) -> Response {
     if let Ok(Some(previous)) = session::current(state, headers).await {
         let _ = state.store.sessions().end(&previous.id, now()).await;
     }
-    let (new_session, cookie) = match session::start(state, &user.id, vec!["pwd".into()]).await {
+    let (new_session, cookie) = match session::start(state, &user.id, amr).await {
         Ok(started) => started,
         Err(error) => return server_error(state, headers, error),
     };

@@ -103,6 +103,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 required_permissions,
                 requires_terms,
                 scope,
+                connector: None,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;
