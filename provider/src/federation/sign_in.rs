@@ -111,8 +111,12 @@ pub async fn identified(context: &PageContext<'_>, identifier: &str) -> Result<R
         Route::Upstream { connector, password_too: true } => {
             login(state, context.locale, context.form(LoginStep::Password, identifier, Some(&connector), forgot.as_deref()))
         }
-        // A directory password is changed (and forgotten) in the directory, not here.
+        // A directory password is changed (and forgotten) in the directory, not here; a bare
+        // user name is taken for a directory user name when a directory accepts them.
         Route::Directory(_) => login(state, context.locale, context.form(LoginStep::Password, identifier, None, None)),
+        Route::Password if poort_federation::realm::domain_of(identifier).is_none() && directory_takes_user_names(state).await? => {
+            login(state, context.locale, context.form(LoginStep::Password, identifier, None, None))
+        }
         Route::Password => login(state, context.locale, context.form(LoginStep::Password, identifier, None, forgot.as_deref())),
     })
 }
@@ -144,17 +148,23 @@ pub async fn password_check(state: &AppState, username: &str, user: Option<&User
         }
         return Ok(PasswordCheck::Local);
     }
-    if poort_federation::realm::domain_of(username).is_none() {
+    if poort_federation::realm::domain_of(username).is_none()
+        && let Some(connector) = user_name_directory(state).await?
+    {
         // A bare user name nobody here has: the first directory that takes user names.
-        let directory = connectors::list(&state.store, &state.hash_key)
-            .await?
-            .into_iter()
-            .find(|c| c.kind() == ConnectorKind::Ldap && c.settings.user_names);
-        if let Some(connector) = directory {
-            return Ok(PasswordCheck::Directory(Box::new(connector)));
-        }
+        return Ok(PasswordCheck::Directory(Box::new(connector)));
     }
     Ok(PasswordCheck::Local)
+}
+
+/// The first directory (by id) that takes bare user names.
+async fn user_name_directory(state: &AppState) -> Result<Option<Connector>, StorageError> {
+    let all = connectors::list(&state.store, &state.hash_key).await?;
+    Ok(all.into_iter().find(|c| c.kind() == ConnectorKind::Ldap && c.settings.user_names))
+}
+
+async fn directory_takes_user_names(state: &AppState) -> Result<bool, StorageError> {
+    Ok(user_name_directory(state).await?.is_some())
 }
 
 /// Signs in with a directory password. `Err` is the `sign_in.*` message for the page (a wrong
