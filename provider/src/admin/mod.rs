@@ -6,10 +6,11 @@
 //!
 //! - [`auth`]: the [`auth::Admin`] extractor (the bearer check and its refusals);
 //! - [`error`]: the one error type, mapped to statuses and JSON bodies in one place;
-//! - [`users`] and [`roles`]: the endpoints. Each change is recorded as an `admin.*` audit event
+//! - [`users`], [`roles`] and [`connectors`]: the endpoints. Each change is recorded as an `admin.*` audit event
 //!   naming the acting client.
 
 pub mod auth;
+pub mod connectors;
 pub mod error;
 pub mod roles;
 pub mod users;
@@ -36,6 +37,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint("/admin/users/{user}/resend-activation", post(users::resend_activation)),
         endpoint("/admin/roles", get(roles::list)),
         endpoint("/admin/roles/{name}", put(roles::set).delete(roles::remove)),
+        endpoint("/admin/connectors", get(connectors::list)),
+        endpoint("/admin/connectors/{id}", get(connectors::show).put(connectors::set).delete(connectors::remove)),
     ]
 }
 

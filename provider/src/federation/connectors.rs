@@ -98,6 +98,34 @@ fn record(hash_key: &[u8], settings: ConnectorSettings, secrets: &Secrets, sourc
     })
 }
 
+/// A stored connector as the CLI and the admin API show it: its settings, never its secrets
+/// (only whether each is set).
+pub fn describe(record: &ConnectorRecord) -> serde_json::Value {
+    let secrets = record.secrets_sealed.is_some();
+    serde_json::json!({
+        "id": record.id,
+        "kind": record.kind,
+        "name": record.settings.get("name").and_then(|n| n.as_str()).unwrap_or(&record.id),
+        "source": record.source.as_str(),
+        "domains": record.domains,
+        "has_secrets": secrets,
+        "settings": record.settings,
+        "created_at": crate::cli::output::time(record.created_at),
+        "updated_at": crate::cli::output::time(record.updated_at),
+    })
+}
+
+/// Removes a connector that is not from the configuration. `Ok(false)` when there is none.
+pub async fn remove(store: &Store, id: &str) -> Result<bool, SaveError> {
+    match store.connectors().get(id).await? {
+        None => Ok(false),
+        Some(record) if record.source == ConnectorSource::Config => {
+            Err(SaveError::Invalid(format!("connector `{id}` comes from the configuration file: remove it there")))
+        }
+        Some(_) => Ok(store.connectors().delete(id).await?),
+    }
+}
+
 /// Writes every configured connector to the store (reading `private_key_file`s now) and removes
 /// configured connectors no longer in the configuration. One line names what is wrong.
 pub async fn sync_configured(store: &Store, settings: &Settings) -> Result<(), String> {

@@ -841,3 +841,58 @@ async fn invited_directory_users_activate_with_their_directory_password() {
     assert_eq!((user.status, user.auth_method.as_str()), (UserStatus::Active, "ad"));
     assert_eq!(user.roles, ["user level 0"]);
 }
+
+// --- The CLI and the configuration ----------------------------------------------------------------
+
+#[tokio::test]
+async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[[connectors]]\nid = \"configured\"\nkind = \"google\"\nclient_id = \"c\"\nclient_secret = \"s\"\nhosted_domains = [\"example.com\"]\n";
+    std::fs::write(dir.path().join("poort.toml"), config).unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = crate::support::poort()
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg("poort.toml")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (ok, _, stderr) = run(
+        &["connector", "add", "--id", "ad", "--kind", "ldap", "--url", "ldaps://dc.corp.example", "--base-dn", "dc=corp,dc=example",
+          "--bind-dn", "cn=poort", "--bind-password-stdin", "--group-role", "cn=admins=user level 0", "--domain", "corp.example"],
+        Some("service-secret\n"),
+    );
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "add", "--id", "ad", "--kind", "ldap"], None);
+    assert!(!ok && stderr.contains("exists"), "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "add", "--id", "bad", "--kind", "entra", "--client-id", "c", "--client-secret-stdin"], Some("s\n"));
+    assert!(!ok && stderr.contains("connector.tenant"), "names the setting: {stderr}");
+    let (ok, stdout, _) = run(&["connector", "show", "ad", "--json"], None);
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["settings"]["group_roles"]["cn=admins"], serde_json::json!(["user level 0"]));
+    assert!(!stdout.contains("service-secret"), "secrets are never shown");
+    // `serve` would write the configured one; `migrate` does not, so write it as serve does.
+    let (settings, _) = poort_config::load(Some(&dir.path().join("poort.toml"))).unwrap();
+    let mut settings = settings;
+    settings.storage.data_dir = dir.path().join("poort-data");
+    let store = poort::open_store(&settings).await.unwrap();
+    poort::federation::connectors::sync_configured(&store, &settings).await.unwrap();
+    store.close().await.unwrap();
+    let (ok, stdout, _) = run(&["connector", "list"], None);
+    assert!(ok && stdout.contains("configured") && stdout.contains("config") && stdout.contains("corp.example"), "{stdout}");
+    let (ok, _, stderr) = run(&["connector", "remove", "configured"], None);
+    assert!(!ok && stderr.contains("configuration file"), "{stderr}");
+    let (ok, stdout, _) = run(&["connector", "remove", "ad"], None);
+    assert!(ok && stdout.contains("removed"));
+    let (ok, _, _) = run(&["connector", "show", "ad"], None);
+    assert!(!ok);
+}
