@@ -10,21 +10,11 @@ mod harness;
 mod peers;
 
 use harness::{Browser, CRM, Client, SETTINGS, suite};
+use peers::upstream::FAULTS;
 use peers::{directory, upstream};
 use poort_themes::{Locale, Theme};
 use std::sync::OnceLock;
 
-/// The faults of the upstream's /common face, and the text each failure page shows.
-const FAULTS: &[(&str, &str)] = &[
-    ("bad-signature", "bad_signature"),
-    ("wrong-issuer", "wrong_issuer"),
-    ("wrong-audience", "wrong_audience"),
-    ("expired", "token_expired"),
-    ("wrong-nonce", "wrong_nonce"),
-    ("slow", "unavailable"),
-    ("html", "invalid_answer"),
-    ("access-denied", "upstream_refused"),
-];
 
 /// The suite with this binary's connectors: Contoso (Entra, `contoso.test`, tenant A), one
 /// connector per fault (`<fault>.test`), and the directory (`corp.test`, just-in-time).

@@ -159,7 +159,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
     let response = match look_up(&state, OneTimePurpose::Activation, &token).await {
         Ok(LinkState::Valid(_, user)) => match sign_in_route(&state, &user).await {
-            Ok(route) => activate_page(&state, locale, &token, &csrf, &user, None, &route),
+            Ok(route) => activate_page(&state, locale, &token, &csrf, &user, None, &route, None),
             Err(error) => server_error(&state, &headers, error),
         },
         Ok(unusable) => expired_page(&state, locale, ExpiredPage::of(&unusable, &token, &csrf)),
@@ -186,7 +186,7 @@ async fn directory_activation(
     let csrf = fields_csrf(headers);
     let retry = |message_key: &'static str, status: StatusCode| {
         let route = Route::Directory(Box::new(connector.clone()));
-        let mut page = activate_page_with(state, locale, token, &csrf, user, None, &route, Some(message_key));
+        let mut page = activate_page(state, locale, token, &csrf, user, None, &route, Some(message_key));
         *page.status_mut() = status;
         page
     };
@@ -262,7 +262,7 @@ pub async fn submit(
                 .await;
         }
         Some((route @ (Route::Upstream { password_too: false, .. } | Route::Directory(_)), user)) => {
-            let mut page = activate_page(&state, locale, &token, csrf, &user, None, &route);
+            let mut page = activate_page(&state, locale, &token, csrf, &user, None, &route, None);
             *page.status_mut() = StatusCode::FORBIDDEN;
             return page;
         }
@@ -274,7 +274,7 @@ pub async fn submit(
     let (record, user) = match outcome {
         Ok(Outcome::Set(record, user)) => (record, user),
         Ok(Outcome::Refused(rejection, user)) => {
-            return activate_page(&state, locale, &token, csrf, &user, Some(&rejection), &route);
+            return activate_page(&state, locale, &token, csrf, &user, Some(&rejection), &route, None);
         }
         Ok(Outcome::Unusable(unusable)) => {
             return expired_page(&state, locale, ExpiredPage::of(&unusable, &token, csrf));
@@ -392,20 +392,8 @@ async fn resend_to(mailer: &LinkMailer, recipient: Recipient, page_locale: Local
     let _ = mailer.store.audit().record(event).await;
 }
 
-fn activate_page(
-    state: &AppState,
-    locale: Locale,
-    token: &str,
-    csrf: &str,
-    user: &UserRecord,
-    rejection: Option<&PasswordRejection>,
-    route: &Route,
-) -> Response {
-    activate_page_with(state, locale, token, csrf, user, rejection, route, None)
-}
-
 #[allow(clippy::too_many_arguments)]
-fn activate_page_with(
+fn activate_page(
     state: &AppState,
     locale: Locale,
     token: &str,

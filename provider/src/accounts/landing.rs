@@ -13,10 +13,9 @@
 //! 4. Poort's account page, which shows who is signed in.
 
 use crate::account::ACCOUNT_PATH;
-use crate::authorize::interaction::{server_error, with_cookies};
-use crate::authorize::params::RawParams;
+use crate::authorize::interaction::with_cookies;
 use crate::authorize::response::see_other;
-use crate::authorize::{Progress, ticket};
+use crate::authorize::ticket;
 use crate::oauth::Client;
 use crate::session;
 use crate::state::AppState;
@@ -54,23 +53,13 @@ pub async fn land_signed_in(
     return_to: Option<&str>,
     amr: Vec<String>,
 ) -> Response {
-    if let Ok(Some(previous)) = session::current(state, headers).await {
-        let _ = state.store.sessions().end(&previous.id, now()).await;
-    }
-    let (new_session, cookie) = match session::start(state, &user.id, amr).await {
+    let (new_session, cookie) = match crate::authorize::interaction::new_session(state, headers, user, amr).await {
         Ok(started) => started,
-        Err(error) => return server_error(state, headers, error),
+        Err(page) => return page,
     };
     let cookies = [cookie, cookies::clear(RETURN_COOKIE, session::secure_cookies(state))];
     if let Some(ticket) = return_to.and_then(|sealed| ticket::unseal(state, sealed)) {
-        if let Some(path) = ticket.return_to.as_deref() {
-            let path = if ticket::is_local_path(path) { path } else { ACCOUNT_PATH };
-            return with_cookies(see_other(path), cookies);
-        }
-        let progress =
-            Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
-        let params = RawParams::from_map(ticket.params);
-        return with_cookies(crate::authorize::run(state, headers, params, Some(new_session), progress).await, cookies);
+        return with_cookies(crate::authorize::interaction::resume(state, headers, ticket, new_session).await, cookies);
     }
     let client = match client_id {
         Some(id) => Client::load(&state.store, id).await.ok().flatten(),

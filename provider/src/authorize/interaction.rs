@@ -263,21 +263,35 @@ pub(crate) async fn complete_sign_in(
     user: &poort_storage::repo::UserRecord,
     amr: Vec<String>,
 ) -> Response {
+    let (new_session, cookie) = match new_session(state, headers, user, amr).await {
+        Ok(started) => started,
+        Err(page) => return page,
+    };
+    with_cookies(resume(state, headers, ticket, new_session).await, [cookie])
+}
+
+/// A new session for `user` with `amr`, ending the browser's previous one; and its `Set-Cookie`.
+pub(crate) async fn new_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &poort_storage::repo::UserRecord,
+    amr: Vec<String>,
+) -> Result<(poort_storage::repo::SessionRecord, String), Response> {
     if let Ok(Some(previous)) = session::current(state, headers).await {
         let _ = state.store.sessions().end(&previous.id, now()).await;
     }
-    let (new_session, cookie) = match session::start(state, &user.id, amr).await {
-        Ok(started) => started,
-        Err(error) => return server_error(state, headers, error),
-    };
-    // A sign-in to Poort's own pages goes back there (checked again: never off this site).
+    session::start(state, &user.id, amr).await.map_err(|error| server_error(state, headers, error))
+}
+
+/// Continues what `ticket` was for, just signed in as `session`: back to Poort's own page (checked
+/// again: never off this site), or the authorization.
+pub(crate) async fn resume(state: &AppState, headers: &HeaderMap, ticket: Ticket, session: poort_storage::repo::SessionRecord) -> Response {
     if let Some(target) = ticket.return_to.as_deref() {
-        let target = if ticket::is_local_path(target) { target } else { "/account" };
-        return with_cookies(see_other(target), [cookie]);
+        let target = if ticket::is_local_path(target) { target } else { crate::account::ACCOUNT_PATH };
+        return see_other(target);
     }
-    let progress = Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
-    let response = run(state, headers, RawParams::from_map(ticket.params), Some(new_session), progress).await;
-    with_cookies(response, [cookie])
+    let progress = Progress { login_at: Some(now()), session_id: Some(session.id.clone()), consented: ticket.consented };
+    run(state, headers, RawParams::from_map(ticket.params), Some(session), progress).await
 }
 
 /// The session the ticket was started in, if the browser still presents it.

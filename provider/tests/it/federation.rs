@@ -409,16 +409,7 @@ async fn activation_with_another_upstream_address_is_refused_and_changes_nothing
 /// Each spoilt answer of the upstream, the reason Poort records and the text it shows.
 #[tokio::test]
 async fn every_bad_upstream_answer_shows_its_page_and_changes_nothing() {
-    let faults = [
-        ("bad-signature", "bad_signature"),
-        ("wrong-issuer", "wrong_issuer"),
-        ("wrong-audience", "wrong_audience"),
-        ("expired", "token_expired"),
-        ("wrong-nonce", "wrong_nonce"),
-        ("slow", "unavailable"),
-        ("html", "invalid_answer"),
-        ("access-denied", "upstream_refused"),
-    ];
+    let faults = upstream::FAULTS;
     let connectors = faults
         .iter()
         .map(|(fault, _)| entra(fault, &format!("{fault}.test"), |c| c.client_id = Some(format!("fault-{fault}"))))

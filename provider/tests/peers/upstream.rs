@@ -15,6 +15,19 @@ pub const TENANT_B: &str = "22222222-2222-4222-8222-222222222222";
 pub const CLIENT_SECRET: &str = "upstream-secret-0000000000000001";
 pub const PASSWORD: &str = "upstream-password";
 
+/// The clients `fault-<name>` of the /common face, and the reason Poort gives for each spoilt
+/// answer (`federation.error.<reason>`).
+pub const FAULTS: &[(&str, &str)] = &[
+    ("bad-signature", "bad_signature"),
+    ("wrong-issuer", "wrong_issuer"),
+    ("wrong-audience", "wrong_audience"),
+    ("expired", "token_expired"),
+    ("wrong-nonce", "wrong_nonce"),
+    ("slow", "unavailable"),
+    ("html", "invalid_answer"),
+    ("access-denied", "upstream_refused"),
+];
+
 pub struct Upstream {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
