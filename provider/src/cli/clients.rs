@@ -49,6 +49,9 @@ pub enum ClientCommand {
         /// (`poort.admin`: the admin API).
         #[arg(long)]
         scope: Option<String>,
+        /// People always sign in to this client through this connector (federation).
+        #[arg(long)]
+        connector: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -83,6 +86,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             required_permissions,
             requires_terms,
             scope,
+            connector,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -103,7 +107,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 required_permissions,
                 requires_terms,
                 scope,
-                connector: None,
+                connector,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

@@ -871,6 +871,11 @@ async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_fil
     let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(shown["settings"]["group_roles"]["cn=admins"], serde_json::json!(["user level 0"]));
     assert!(!stdout.contains("service-secret"), "secrets are never shown");
+    // A client can be told to sign in through it.
+    let (ok, _, stderr) = run(&["client", "add", "--client-id", "portal", "--redirect-uri", CB, "--connector", "ad"], None);
+    assert!(ok, "{stderr}");
+    let (_, stdout, _) = run(&["client", "show", "portal", "--json"], None);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["metadata"]["connector"], "ad");
     // `serve` would write the configured one; `migrate` does not, so write it as serve does.
     let (settings, _) = poort_config::load(Some(&dir.path().join("poort.toml"))).unwrap();
     let mut settings = settings;
