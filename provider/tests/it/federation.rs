@@ -892,3 +892,22 @@ async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_fil
     let (ok, _, _) = run(&["connector", "show", "ad"], None);
     assert!(!ok);
 }
+
+#[tokio::test]
+async fn an_upstream_whose_discovery_is_not_a_document_is_unavailable_before_anyone_leaves() {
+    let mut broken = ConnectorSettings::new("broken", ConnectorKind::Oidc);
+    broken.issuer = Some(format!("{}/nowhere", upstream().base).parse().unwrap());
+    broken.client_id = Some("poort".into());
+    broken.client_secret = Some(upstream::CLIENT_SECRET.into());
+    broken.domains = vec!["broken.test".into()];
+    let op = Op::new(vec![broken]).await;
+    let mut browser = op.browser();
+    let login_page = authorize(&mut browser, &[]).await;
+    let page = identify(&mut browser, &login_page, "ann@broken.test").await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    assert!(page.body.contains(&op.text("federation.error.unavailable", "broken")), "{}", page.body);
+    let failed = op.audit("federation.failed").await;
+    assert!(failed[0]["detail"].as_str().unwrap().contains("the discovery document"), "{}", failed[0]);
+    assert!(op.state.store.flows().find("anything").await.unwrap().is_none());
+    assert!(!browser.cookies.contains_key("poort_federation"), "nothing was started");
+}
