@@ -114,6 +114,8 @@ pub struct Callback {
     pub code: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The authorization response's `iss` (RFC 9207), when the upstream sends one.
+    pub iss: Option<String>,
 }
 
 /// Finishes the sign-in: exchanges the code and checks everything the answer says.
@@ -130,6 +132,12 @@ pub async fn finish(
     }
     let code = callback.code.filter(|c| !c.is_empty()).ok_or_else(|| Failure::new(Reason::InvalidAnswer, "the callback has neither a code nor an error"))?;
     let metadata = upstreams.metadata(connector, false).await?;
+    // RFC 9207: an answer naming another issuer is another provider's (a mix-up attack).
+    if let Some(iss) = &callback.iss
+        && !issuer_matches(metadata.issuer().as_str(), iss)
+    {
+        return Err(Failure::new(Reason::WrongIssuer, format!("the authorization response names the issuer {iss}")));
+    }
     let client = client(connector, &metadata, redirect_uri)?;
     let http = upstreams.http(connector);
     let mut exchange = client
@@ -177,6 +185,19 @@ pub async fn finish(
         }
     }
     profile::identity(connector, &claims, metadata.issuer().as_str())
+}
+
+/// Whether `iss` is the issuer `expected` names; Entra's multi-tenant template stands for any
+/// tenant (`{tenantid}`: one path segment), whose own issuer the ID token is checked against.
+fn issuer_matches(expected: &str, iss: &str) -> bool {
+    let trim = |s: &str| s.trim_end_matches('/').to_string();
+    match expected.split_once("{tenantid}") {
+        None => trim(expected) == trim(iss),
+        Some((before, after)) => iss
+            .strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(after))
+            .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')),
+    }
 }
 
 /// The verified ID token's payload as JSON, for the claims the crate's types do not name
@@ -257,5 +278,21 @@ fn userinfo_failure<RE: std::error::Error + 'static>(error: UserInfoError<openid
         }
         UserInfoError::Response(status, _, text) => Failure::new(Reason::UpstreamRefused, format!("the userinfo endpoint answered HTTP {status}: {text}")),
         other => Failure::new(Reason::InvalidAnswer, format!("the userinfo answer: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_matches;
+
+    #[test]
+    fn response_issuers_match_exactly_or_per_tenant() {
+        assert!(issuer_matches("https://idp.example", "https://idp.example/"));
+        assert!(!issuer_matches("https://idp.example", "https://evil.example"));
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(issuer_matches(template, "https://login.microsoftonline.com/72f988bf/v2.0"));
+        for bad in ["https://login.microsoftonline.com//v2.0", "https://login.microsoftonline.com/a/b/v2.0", "https://evil.example/a/v2.0"] {
+            assert!(!issuer_matches(template, bad), "{bad}");
+        }
     }
 }

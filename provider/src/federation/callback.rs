@@ -85,6 +85,7 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, ip: Cli
         code: params.get("code").cloned(),
         error: params.get("error").cloned(),
         error_description: params.get("error_description").cloned(),
+        iss: params.get("iss").cloned(),
     };
     let identity = match oidc::finish(&state.upstreams, &connector, &flow::redirect_uri(&state), answer, &payload.pending).await {
         Ok(identity) => identity,

@@ -911,3 +911,27 @@ async fn an_upstream_whose_discovery_is_not_a_document_is_unavailable_before_any
     assert!(op.state.store.flows().find("anything").await.unwrap().is_none());
     assert!(!browser.cookies.contains_key("poort_federation"), "nothing was started");
 }
+
+#[tokio::test]
+async fn an_answer_naming_another_issuer_is_refused_as_a_mix_up() {
+    let op = Op::new(vec![entra("contoso", "contoso.test", |_| {})]).await;
+    op.user("grace@contoso.test", UserStatus::Active).await;
+    let mut browser = op.browser();
+    let login_page = authorize(&mut browser, &[]).await;
+    let page = identify(&mut browser, &login_page, "grace@contoso.test").await;
+    let Upstreamed::Back(callback) = Agent::new().visit(&page.location.unwrap(), Some("grace@contoso.test")).await else { panic!() };
+    let (path, query) = callback.split_once('?').unwrap();
+    let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert!(params.iter().any(|(k, _)| k == "iss"), "the upstream names itself (RFC 9207): {callback}");
+    for (name, value) in params.iter_mut() {
+        if name == "iss" {
+            *value = "https://evil.example".into();
+        }
+    }
+    let forged = format!("{path}?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish());
+    let page = browser.get(&forged).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains(&op.text("federation.error.wrong_issuer", "contoso (Microsoft 365)")), "{}", page.body);
+    assert!(op.links_of("grace@contoso.test").await.is_empty());
+    assert_eq!(op.audit("federation.failed").await[0]["reason"], "wrong_issuer");
+}
