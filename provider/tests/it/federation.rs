@@ -935,3 +935,38 @@ async fn an_answer_naming_another_issuer_is_refused_as_a_mix_up() {
     assert!(op.links_of("grace@contoso.test").await.is_empty());
     assert_eq!(op.audit("federation.failed").await[0]["reason"], "wrong_issuer");
 }
+
+#[tokio::test]
+async fn a_sign_in_started_on_one_node_finishes_on_another_on_postgresql() {
+    let db = crate::support::PgDatabase::create().await;
+    let node = |db_url: String| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = crate::support::sqlite_settings(dir.path());
+        settings.server.issuer = Some(ISSUER.parse().unwrap());
+        settings.storage.database_url = Some(db_url);
+        settings.connectors = vec![entra("contoso", "contoso.test", |_| {})];
+        let store = poort::open_store(&settings).await.unwrap();
+        poort::federation::connectors::sync_configured(&store, &settings).await.unwrap();
+        (poort::app::state(settings, store).await.unwrap(), dir)
+    };
+    let (a, _dir_a) = node(db.url.clone()).await;
+    let (b, _dir_b) = node(db.url.clone()).await;
+    let metadata = serde_json::json!({ "redirect_uris": [CB], "first_party": true });
+    crate::support::insert_client(&a, "crm", metadata).await;
+    let op_a = Op { state: a, _dir: tempfile::tempdir().unwrap() };
+    op_a.user("alice@contoso.test", UserStatus::Active).await;
+    let mut browser = op_a.browser();
+    let login_page = authorize(&mut browser, &[]).await;
+    let page = identify(&mut browser, &login_page, "alice@contoso.test").await;
+    let Upstreamed::Back(callback) = Agent::new().visit(&page.location.unwrap(), Some("alice@contoso.test")).await else { panic!() };
+    // The way back reaches the other node, which knows the flow from the database.
+    let router_a = std::mem::replace(&mut browser.router, app::app(b.clone()));
+    let page = browser.get(&callback).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location.unwrap().starts_with(CB));
+    // And a replay on the first node is refused.
+    browser.router = router_a;
+    let page = browser.get(&callback).await;
+    assert!(page.body.contains(&op_a.text("federation.error.replayed", "")), "{}", page.body);
+    assert_eq!(op_a.links_of("alice@contoso.test").await.len(), 1);
+}
