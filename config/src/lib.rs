@@ -7,11 +7,13 @@
 //! `settings.rs`; `poort.example.toml` at the repository root documents each one and a test keeps
 //! the two in step.
 
+mod connectors;
 mod duration;
 mod error;
 mod load;
 mod settings;
 
+pub use connectors::*;
 pub use error::ConfigError;
 pub use load::{CONFIG_FILE_ENV, ENV_PREFIX, ENV_SEPARATOR, Source, load, load_from};
 pub use settings::*;

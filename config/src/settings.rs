@@ -27,6 +27,9 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     /// Clients defined in configuration; they are (re)written to the database at every start.
     pub clients: Vec<StaticClient>,
+    /// Upstream sign-in connectors defined in configuration; (re)written to the database at
+    /// every start, beside those added with the CLI or the admin API.
+    pub connectors: Vec<crate::ConnectorSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -551,6 +554,9 @@ pub struct StaticClient {
     /// Back-Channel Logout); queued, retried, and delivered by whichever node is up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// People sign in to this client through this connector (its id), skipping the sign-in page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -686,7 +692,8 @@ impl Settings {
         }
         self.accounts.validate()?;
         self.logout.validate()?;
-        self.validate_clients()
+        self.validate_clients()?;
+        crate::connectors::validate_connectors(&self.connectors)
     }
 
     fn validate_clients(&self) -> Result<(), ConfigError> {

@@ -212,3 +212,68 @@ fn tls_makes_the_default_issuer_https() {
     let (settings, _) = load_from(Some(file.path()), &env(&[])).unwrap();
     assert_eq!(settings.issuer_string(), "https://127.0.0.1:8080");
 }
+
+/// A valid connector of each kind, to vary one key at a time.
+const ENTRA: &str = "[[connectors]]\nid = \"contoso\"\nkind = \"entra\"\ntenant = \"common\"\nclient_id = \"c\"\nclient_secret = \"s\"\ndomains = [\"contoso.com\"]\n";
+const LDAP: &str = "[[connectors]]\nid = \"ad\"\nkind = \"ldap\"\nurl = \"ldaps://dc.corp.example\"\nbase_dn = \"dc=corp,dc=example\"\n";
+
+#[test]
+fn connectors_of_every_kind_load() {
+    let text = format!(
+        "{ENTRA}allowed_tenants = [\"t1\"]\n{LDAP}bind_dn = \"cn=poort\"\nbind_password = \"pw\"\ngroup_base_dn = \"ou=groups\"\n\
+         group_filter = \"(member={{dn}})\"\n[connectors.group_roles]\n\"cn=admins\" = [\"user level 0\"]\n\
+         [[connectors]]\nid = \"google\"\nkind = \"google\"\nclient_id = \"c\"\nprivate_key_file = \"k.pem\"\nhosted_domains = [\"example.com\"]\n\
+         [[connectors]]\nid = \"upstream\"\nkind = \"oidc\"\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nclient_secret = \"s\"\ntimeout = \"3s\"\n\
+         [connectors.claims]\nname = \"display_name\"\n"
+    );
+    let file = file_with(&text);
+    let (settings, _) = load_from(Some(file.path()), &env(&[])).unwrap();
+    assert_eq!(settings.connectors.len(), 4);
+    let entra = &settings.connectors[0];
+    assert!(entra.is_multi_tenant() && entra.trusts_email() && !entra.allow_password && !entra.jit_provisioning);
+    assert_eq!(entra.timeout, Duration::from_secs(10));
+    assert_eq!(settings.connectors[1].group_roles["cn=admins"], ["user level 0"]);
+    assert!(settings.connectors[1].user_names);
+    assert!(!settings.connectors[3].trusts_email(), "generic upstreams are not trusted with e-mail by default");
+    assert_eq!(settings.connectors[3].timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn bad_connectors_name_the_key_and_the_problem() {
+    let cases: &[(String, &str, &str)] = &[
+        (ENTRA.replace("contoso\"\nkind", "Contoso\"\nkind"), "connectors[0].id", "lower-case"),
+        (ENTRA.replace("id = \"contoso\"", "id = \"password\""), "connectors[0].id", "reserved"),
+        (ENTRA.replace("kind = \"entra\"", "kind = \"saml\""), "kind", "saml"),
+        (ENTRA.replace("tenant = \"common\"\n", ""), "connectors[0].tenant", "required"),
+        (ENTRA.replace("client_id = \"c\"\n", ""), "connectors[0].client_id", "required"),
+        (ENTRA.replace("client_secret = \"s\"\n", ""), "connectors[0].client_secret", "required"),
+        (format!("{ENTRA}private_key_file = \"k.pem\"\n"), "connectors[0].private_key_file", "either"),
+        (ENTRA.replace("contoso.com\"]", "Contoso.com\"]"), "connectors[0].domains", "lower-case"),
+        (format!("{ENTRA}hosted_domains = [\"x.com\"]\n"), "connectors[0].hosted_domains", "only for kind google"),
+        (format!("{ENTRA}url = \"ldaps://x\"\n"), "connectors[0].url", "only for kind ldap"),
+        (format!("{ENTRA}scopes = [\"email\"]\n"), "connectors[0].scopes", "openid"),
+        (format!("{ENTRA}timeout = \"5m\"\n"), "connectors[0].timeout", "between"),
+        (format!("{ENTRA}authority = \"http://login.example.com\"\n"), "connectors[0].authority", "https"),
+        (ENTRA.replace("common", "0000-1111") + "allowed_tenants = [\"t\"]\n", "connectors[0].allowed_tenants", "common"),
+        (format!("{ENTRA}{}", ENTRA.replace("id = \"contoso\"", "id = \"other\"")), "connectors[1].domains", "contoso"),
+        (format!("{ENTRA}{ENTRA}"), "connectors[1].id", "twice"),
+        ("[[connectors]]\nid = \"g\"\nkind = \"google\"\nclient_id = \"c\"\nclient_secret = \"s\"\n".into(), "connectors[0].hosted_domains", "required"),
+        ("[[connectors]]\nid = \"o\"\nkind = \"oidc\"\nclient_id = \"c\"\nclient_secret = \"s\"\n".into(), "connectors[0].issuer", "required"),
+        ("[[connectors]]\nid = \"o\"\nkind = \"oidc\"\nissuer = \"http://idp.example.com\"\nclient_id = \"c\"\nclient_secret = \"s\"\n".into(), "connectors[0].issuer", "https"),
+        (LDAP.replace("ldaps://dc.corp.example", "ldap://dc.corp.example"), "connectors[0].url", "starttls"),
+        (LDAP.replace("ldaps://dc.corp.example", "ldap://dc.corp.example") + "allow_plain_ldap = true\n", "connectors[0].allow_plain_ldap", "loopback"),
+        (LDAP.replace("base_dn = \"dc=corp,dc=example\"\n", ""), "connectors[0].base_dn", "required"),
+        (format!("{LDAP}bind_dn = \"cn=poort\"\n"), "connectors[0].bind_password", "together"),
+        (format!("{LDAP}user_filter = \"uid=x\"\n"), "connectors[0].user_filter", "{login}"),
+        (format!("{LDAP}group_filter = \"(member={{dn}})\"\n"), "connectors[0].group_base_dn", "required"),
+        (format!("{LDAP}client_id = \"c\"\n"), "connectors[0].client_id", "only for kind"),
+    ];
+    for (text, key, problem) in cases {
+        let error = error_for(text).to_string();
+        assert!(error.contains(key), "expected `{key}` in: {error}\n(config: {text})");
+        assert!(error.contains(problem), "expected `{problem}` in: {error}\n(config: {text})");
+    }
+    // Plain LDAP to loopback, when asked for explicitly, is fine (the tests' directory).
+    let file = file_with(&(LDAP.replace("ldaps://dc.corp.example", "ldap://127.0.0.1:3389") + "allow_plain_ldap = true\n"));
+    load_from(Some(file.path()), &env(&[])).unwrap();
+}

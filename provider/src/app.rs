@@ -45,6 +45,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
         metrics: Arc::default(),
         backchannel: Arc::default(),
+        upstreams: Arc::new(poort_federation::discovery::Upstreams::new()),
     })
 }
 

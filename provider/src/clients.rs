@@ -26,6 +26,7 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "frontchannel_logout_session_required": client.frontchannel_logout_uri.as_ref().map(|_| true),
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_uri.as_ref().map(|_| true),
+        "connector": client.connector,
     })
 }
 

@@ -41,6 +41,32 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Encrypts `plaintext` for storage or a round trip through the browser: a compact JWE (`dir`,
+/// `A256GCM`) under `SHA-256(label || hash_key)`, so every node can open it, nobody can alter
+/// it, and each purpose (`label`) has its own key.
+pub fn seal(hash_key: &[u8], label: &str, plaintext: &[u8]) -> Result<String, josekit::JoseError> {
+    use josekit::jwe::{self, Dir, JweHeader};
+    let mut header = JweHeader::new();
+    header.set_content_encryption("A256GCM");
+    let encrypter = Dir.encrypter_from_bytes(sealing_key(hash_key, label))?;
+    jwe::serialize_compact(plaintext, &header, &encrypter)
+}
+
+/// The plaintext of a [`seal`]ed value; `None` when it was sealed under another key or label.
+pub fn unseal(hash_key: &[u8], label: &str, sealed: &str) -> Option<Vec<u8>> {
+    use josekit::jwe::{self, Dir};
+    let decrypter = Dir.decrypter_from_bytes(sealing_key(hash_key, label)).ok()?;
+    let (plaintext, header) = jwe::deserialize_compact(sealed, &decrypter).ok()?;
+    (header.content_encryption() == Some("A256GCM")).then_some(plaintext)
+}
+
+fn sealing_key(hash_key: &[u8], label: &str) -> [u8; 32] {
+    let mut input = label.as_bytes().to_vec();
+    input.push(0);
+    input.extend_from_slice(hash_key);
+    sha256(&input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +85,15 @@ mod tests {
         assert_eq!(h, keyed_hash(b"k1", "secret"));
         assert_ne!(h, keyed_hash(b"k2", "secret"));
         assert_ne!(h, keyed_hash(b"k1", "secret2"));
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_key_and_label() {
+        let sealed = seal(b"key one", "purpose a", b"plain").unwrap();
+        assert_eq!(unseal(b"key one", "purpose a", &sealed).as_deref(), Some(&b"plain"[..]));
+        assert_eq!(unseal(b"key two", "purpose a", &sealed), None);
+        assert_eq!(unseal(b"key one", "purpose b", &sealed), None);
+        assert_eq!(unseal(b"key one", "purpose a", "not a jwe"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clients;
 pub mod crypto;
 pub mod discovery;
+pub mod federation;
 pub mod health;
 pub mod introspection;
 pub mod jwks;
@@ -55,6 +56,8 @@ pub enum StartError {
     Keys(keys::KeyError),
     #[error("cannot register the configured clients: {0}")]
     Clients(StorageError),
+    #[error("{0}")]
+    Connectors(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error("{0}")]

@@ -17,6 +17,7 @@ pub async fn purge_once(store: &Store) -> Result<u64, StorageError> {
     removed += store.replay_guard().purge_expired(at).await?;
     removed += store.throttle().purge_expired(at).await?;
     removed += store.logout_deliveries().purge_finished(at - FINISHED_DELIVERIES_KEPT_SECS).await?;
+    removed += store.flows().purge_expired(at).await?;
     Ok(removed)
 }
 

@@ -119,6 +119,7 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
         endpoints.extend(registration::endpoints());
     }
     endpoints.extend(crate::admin::endpoints());
+    endpoints.extend(crate::federation::endpoints());
     if settings.metrics.enabled {
         endpoints.push(Endpoint { path: crate::metrics::PATH, advertised_as: None, handler: get(crate::metrics::scrape) });
     }

@@ -21,6 +21,7 @@ pub struct Running {
 pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     let store = crate::open_store(&settings).await?;
     clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
+    crate::federation::connectors::sync_configured(&store, &settings).await.map_err(StartError::Connectors)?;
     let state = app::state(settings.clone(), store.clone()).await?;
     state.keyring.spawn_refresher(Duration::from_secs(30));
     #[cfg(unix)]

@@ -34,4 +34,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Wakes this node's back-channel logout worker when a request queues deliveries.
     pub backchannel: Arc<tokio::sync::Notify>,
+    /// Upstream providers' HTTP clients and metadata (a cache of what they publish).
+    pub upstreams: Arc<poort_federation::discovery::Upstreams>,
 }

@@ -155,6 +155,16 @@ impl Store {
         repo::FederatedIdentities::new(&self.db)
     }
 
+    /// Upstream sign-in connectors and the e-mail domains they sign in.
+    pub fn connectors(&self) -> repo::Connectors<'_> {
+        repo::Connectors::new(&self.db)
+    }
+
+    /// Sign-ins in flight at upstream providers (federation `state`s).
+    pub fn flows(&self) -> repo::Flows<'_> {
+        repo::Flows::new(&self.db)
+    }
+
     /// Single-use identifiers (client-assertion `jti`s) until they expire.
     pub fn replay_guard(&self) -> repo::ReplayGuard<'_> {
         repo::ReplayGuard::new(&self.db)

@@ -22,6 +22,7 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("reset_password", include_str!("../templates/reset_password.hbs")),
     ("access_refused", include_str!("../templates/access_refused.hbs")),
     ("account", include_str!("../templates/account.hbs")),
+    ("federation_error", include_str!("../templates/federation_error.hbs")),
     ("mail_layout", include_str!("../templates/mail_layout.hbs")),
     ("activation.txt", include_str!("../templates/activation.txt.hbs")),
     ("activation.html", include_str!("../templates/activation.html.hbs")),

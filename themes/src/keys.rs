@@ -12,6 +12,32 @@ pub const SIGN_IN_MESSAGES: &[&str] = &[
     "sign_in.account_not_activated",
     "sign_in.too_many_attempts",
     "sign_in.password_not_available",
+    "sign_in.directory_unavailable",
+];
+
+/// Why a federated sign-in failed (`message_key` of the `federation_error` page), and the name
+/// of an upstream the page cannot name otherwise.
+pub const FEDERATION: &[&str] = &[
+    "federation.upstream",
+    "federation.error.upstream_refused",
+    "federation.error.state_mismatch",
+    "federation.error.replayed",
+    "federation.error.expired",
+    "federation.error.bad_signature",
+    "federation.error.wrong_issuer",
+    "federation.error.wrong_audience",
+    "federation.error.token_expired",
+    "federation.error.wrong_nonce",
+    "federation.error.invalid_answer",
+    "federation.error.email_unverified",
+    "federation.error.tenant_not_allowed",
+    "federation.error.domain_not_allowed",
+    "federation.error.unavailable",
+    "federation.error.not_added",
+    "federation.error.email_mismatch",
+    "federation.error.account_disabled",
+    "federation.error.linked_elsewhere",
+    "federation.error.link_expired",
 ];
 
 /// Messages of the error page (`message_key`), and general form errors.
@@ -96,6 +122,7 @@ pub const THEME_CODE: &[&str] = &[
 pub fn code_keys() -> impl Iterator<Item = &'static str> {
     [
         SIGN_IN_MESSAGES,
+        FEDERATION,
         ERRORS,
         ACTIVATION_LINK_STATES,
         FORM_MESSAGES,

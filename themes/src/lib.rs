@@ -36,6 +36,7 @@ pub const PAGES: &[&str] = &[
     "reset_password",
     "access_refused",
     "account",
+    "federation_error",
 ];
 
 /// The mails, by name; each has a text and an HTML template (`NAME.txt`, `NAME.html`) and a

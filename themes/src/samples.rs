@@ -46,16 +46,28 @@ pub fn page_samples(name: &str) -> Vec<Value> {
                 "username": "jan.jansen@example.com",
                 "directory_users": true,
                 "forgot_password_uri": "/password/forgot",
+                "identify": false,
+                "change_user_uri": "/login?ticket=ticket-123&other=1",
+                "sso": { "connector": "contoso", "name": "Contoso" },
                 "message_key": "sign_in.invalid_credentials",
                 "notice_key": null,
             });
+            let mut identify = first.clone();
+            identify["identify"] = json!(true);
+            identify["username"] = json!("");
+            identify["change_user_uri"] = Value::Null;
+            identify["sso"] = Value::Null;
+            identify["forgot_password_uri"] = Value::Null;
+            identify["message_key"] = Value::Null;
             let mut plain = first.clone();
             plain["client"] = json!({ "name": "CRM", "logo_uri": null, "policy_uri": null, "tos_uri": "https://crm.example.com/terms" });
             plain["username"] = json!("");
             plain["directory_users"] = json!(false);
             plain["forgot_password_uri"] = Value::Null;
+            plain["change_user_uri"] = Value::Null;
+            plain["sso"] = Value::Null;
             plain["message_key"] = Value::Null;
-            vec![first, plain]
+            vec![first, plain, identify]
         }
         "consent" => vec![json!({
             "client": client(),
@@ -91,15 +103,29 @@ pub fn page_samples(name: &str) -> Vec<Value> {
             }),
             json!({ "action": "/session/end", "csrf_token": "csrf-123", "client_name": null, "fields": [] }),
         ],
-        "activate" => vec![json!({
-            "token": "activation-token",
-            "csrf_token": "csrf-123",
-            "email": "jan.jansen@example.com",
-            "password_policy": password_policy(),
-            "password_error": password_error(),
-            "message_key": "error.csrf",
-            "notice_key": null,
-        })],
+        "activate" => {
+            let first = json!({
+                "token": "activation-token",
+                "csrf_token": "csrf-123",
+                "email": "jan.jansen@example.com",
+                "sso": { "connector": "contoso", "name": "Contoso" },
+                "password_form": true,
+                "directory": null,
+                "password_policy": password_policy(),
+                "password_error": password_error(),
+                "message_key": "error.csrf",
+                "notice_key": null,
+            });
+            let mut sso_only = first.clone();
+            sso_only["password_form"] = json!(false);
+            sso_only["password_error"] = Value::Null;
+            sso_only["message_key"] = Value::Null;
+            let mut directory = sso_only.clone();
+            directory["sso"] = Value::Null;
+            directory["directory"] = json!("Windows");
+            directory["message_key"] = json!("sign_in.invalid_credentials");
+            vec![first, sso_only, directory]
+        }
         "activation_expired" => vec![
             json!({
                 "reason_key": "activation_expired.expired",
@@ -213,6 +239,10 @@ pub fn page_samples(name: &str) -> Vec<Value> {
             federated["sessions"] = json!([first["sessions"][0].clone()]);
             vec![first, federated]
         }
+        "federation_error" => vec![
+            json!({ "message_key": "federation.error.email_mismatch", "connector": "Contoso", "retry_uri": "/activate?token=abc" }),
+            json!({ "message_key": "federation.error.state_mismatch", "connector": "Contoso", "retry_uri": null }),
+        ],
         _ => Vec::new(),
     }
 }

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 pub const ACCOUNT_PATH: &str = "/account";
 pub const PASSWORD_PATH: &str = "/account/password";
 
-use crate::accounts::PASSWORD_METHOD;
 
 /// The session the browser presents and its user, when that user may still sign in.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<(SessionRecord, UserRecord)>, StorageError> {
@@ -67,9 +66,10 @@ pub fn ui_locales(query: Option<&str>) -> Option<String> {
         .filter(|value| !value.is_empty() && value.len() <= 64)
 }
 
-/// The connector a federated user signs in through, or `None` for password users.
-pub fn federated_connector(user: &UserRecord) -> Option<&str> {
-    (user.auth_method != PASSWORD_METHOD).then_some(user.auth_method.as_str())
+/// The name of the connector a federated user signs in through (linked, or required by their
+/// e-mail domain), or `None` for password users.
+pub async fn federated_connector(state: &AppState, user: &UserRecord) -> Result<Option<String>, StorageError> {
+    crate::federation::routing::federated_method(&state.store, &state.hash_key, user).await
 }
 
 
@@ -92,9 +92,13 @@ pub async fn account_page(
         Ok(sessions) => sessions,
         Err(error) => return server_error(state, &HeaderMap::new(), error),
     };
+    let federated = match federated_connector(state, user).await {
+        Ok(federated) => federated,
+        Err(error) => return server_error(state, &HeaderMap::new(), error),
+    };
     let data = json!({
         "user": { "name": user.display_name, "username": user_id(user), "email": user.email },
-        "federated_connector": federated_connector(user),
+        "federated_connector": federated,
         "csrf_token": csrf,
         "message_key": null,
         "notice_key": notice_key,

@@ -31,6 +31,8 @@ const CHANGED: &str = "account.password_changed";
 
 struct ChangeForm<'a> {
     user: &'a UserRecord,
+    /// The connector's name for people who sign in upstream: the page explains, no form.
+    federated: Option<&'a str>,
     csrf: &'a str,
     message_key: Option<&'static str>,
     password_error: Option<&'a PasswordRejection>,
@@ -40,7 +42,7 @@ fn page(state: &AppState, locale: Locale, status: StatusCode, form: ChangeForm<'
     let data = json!({
         "csrf_token": form.csrf,
         "username": user_id(form.user),
-        "federated_connector": federated_connector(form.user),
+        "federated_connector": form.federated,
         "password_policy": state.password_policy.page_value(&crate::password_policy::Person::of(form.user)),
         "password_error": form.password_error.map(PasswordRejection::to_page_value),
         "message_key": form.message_key,
@@ -56,8 +58,12 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(None) => return sign_in_first(&state, &headers, PASSWORD_PATH, None),
         Err(error) => return server_error(&state, &headers, error),
     };
+    let federated = match federated_connector(&state, &user).await {
+        Ok(federated) => federated,
+        Err(error) => return server_error(&state, &headers, error),
+    };
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
-    let form = ChangeForm { user: &user, csrf: &csrf, message_key: None, password_error: None };
+    let form = ChangeForm { user: &user, federated: federated.as_deref(), csrf: &csrf, message_key: None, password_error: None };
     with_cookies(page(&state, pages::locale(&state, &headers, None), StatusCode::OK, form), set_csrf)
 }
 
@@ -73,15 +79,20 @@ pub async fn change(State(state): State<AppState>, ip: ClientIp, headers: Header
         Err(error) => return server_error(&state, &headers, error),
     };
     let locale = pages::locale(&state, &headers, None);
+    let federated = match federated_connector(&state, &user).await {
+        Ok(federated) => federated,
+        Err(error) => return server_error(&state, &headers, error),
+    };
     let retry = |status: StatusCode, message_key: Option<&'static str>, password_error: Option<&PasswordRejection>| {
-        page(&state, locale, status, ChangeForm { user: &user, csrf, message_key, password_error })
+        let form = ChangeForm { user: &user, federated: federated.as_deref(), csrf, message_key, password_error };
+        page(&state, locale, status, form)
     };
     // The throttle refuses with `sign_in.too_many_attempts`, or cannot be asked (a server error).
     let throttled = |message_key: &'static str| {
         let status = if message_key == TOO_MANY_ATTEMPTS { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::INTERNAL_SERVER_ERROR };
         retry(status, Some(message_key), None)
     };
-    if federated_connector(&user).is_some() {
+    if federated.is_some() {
         return retry(StatusCode::FORBIDDEN, None, None);
     }
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();

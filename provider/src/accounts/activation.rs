@@ -13,6 +13,7 @@ use super::links::{self, Link, LinkError, LinkMailer};
 use super::new_password::{LinkState, Outcome, look_up, set_password};
 use super::throttle::{self, ClientIp};
 use super::{PASSWORD_METHOD, landing, mail_locale, page_locale, person};
+use crate::federation::routing::Route;
 use crate::authorize::interaction::{csrf_refused, form, server_error, with_cookies};
 use crate::mail::Delivery;
 use crate::oauth::Client;
@@ -150,17 +151,86 @@ pub struct LinkQuery {
     lang: Option<String>,
 }
 
-/// `GET /activate?token=…`: the page to choose a password, or why the link cannot be used.
+/// `GET /activate?token=…`: the page to choose a password (or, for a domain that signs in
+/// upstream, to continue there), or why the link cannot be used.
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LinkQuery>) -> Response {
     let locale = page_locale(&state, &headers, query.lang.as_deref());
     let token = query.token.unwrap_or_default();
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
     let response = match look_up(&state, OneTimePurpose::Activation, &token).await {
-        Ok(LinkState::Valid(_, user)) => activate_page(&state, locale, &token, &csrf, &user, None),
+        Ok(LinkState::Valid(_, user)) => match sign_in_route(&state, &user).await {
+            Ok(route) => activate_page(&state, locale, &token, &csrf, &user, None, &route, None),
+            Err(error) => server_error(&state, &headers, error),
+        },
         Ok(unusable) => expired_page(&state, locale, ExpiredPage::of(&unusable, &token, &csrf)),
         Err(error) => server_error(&state, &headers, error),
     };
     with_cookies(response, set_csrf)
+}
+
+/// Activation by a directory sign-in: the directory checks the user name and password (under
+/// the sign-in throttle), then the account is linked and activated as after an upstream
+/// sign-in ([`crate::federation::activation::complete`]).
+#[allow(clippy::too_many_arguments)]
+async fn directory_activation(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    locale: Locale,
+    connector: &poort_federation::Connector,
+    user: &UserRecord,
+    token: &str,
+    username: &str,
+    password: &str,
+) -> Response {
+    let csrf = fields_csrf(headers);
+    let retry = |message_key: &'static str, status: StatusCode| {
+        let route = Route::Directory(Box::new(connector.clone()));
+        let mut page = activate_page(state, locale, token, &csrf, user, None, &route, Some(message_key));
+        *page.status_mut() = status;
+        page
+    };
+    let attempt = match throttle::SignInAttempt::begin(state, ip, username, Some(user)).await {
+        Ok(attempt) => attempt,
+        Err(message_key) => return retry(message_key, StatusCode::TOO_MANY_REQUESTS),
+    };
+    match poort_federation::ldap::sign_in(connector, username, password).await {
+        Ok(poort_federation::ldap::Outcome::Authenticated(identity)) => {
+            if let Err(message_key) = attempt.finish(state, true).await {
+                return retry(message_key, StatusCode::TOO_MANY_REQUESTS);
+            }
+            crate::federation::activation::complete(state, headers, ip, locale, connector, &identity, token).await
+        }
+        Ok(poort_federation::ldap::Outcome::WrongCredentials(_)) => {
+            let counted = attempt.finish(state, false).await;
+            retry(counted.err().unwrap_or("sign_in.invalid_credentials"), StatusCode::UNAUTHORIZED)
+        }
+        Err(failure) => {
+            tracing::error!(connector = connector.id(), detail = %failure.detail, "the directory could not check an activation");
+            retry(crate::federation::sign_in::DIRECTORY_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+/// The browser's CSRF token (already verified by the caller), for a page shown again.
+fn fields_csrf(headers: &HeaderMap) -> String {
+    crate::web::cookies::get(headers, csrf::CSRF_COOKIE).unwrap_or_default().to_string()
+}
+
+/// How an invited person's domain signs in (home-realm discovery).
+async fn sign_in_route(state: &AppState, user: &UserRecord) -> Result<Route, StorageError> {
+    crate::federation::routing::route(&state.store, &state.hash_key, &user.email).await
+}
+
+/// The invited account an activation link stands for, while the link can still be used.
+pub async fn usable_link(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(poort_storage::repo::OneTimeTokenRecord, UserRecord)>, StorageError> {
+    match look_up(state, OneTimePurpose::Activation, token).await? {
+        LinkState::Valid(record, user) => Ok(Some((record, *user))),
+        _ => Ok(None),
+    }
 }
 
 /// `POST /activate`: the chosen password.
@@ -177,12 +247,34 @@ pub async fn submit(
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
     let token = field("token");
     let locale = page_locale(&state, &headers, None);
+    // A domain that signs in upstream only gets no password, whatever is posted.
+    let route = match usable_link(&state, &token).await {
+        Ok(Some((_, user))) => match sign_in_route(&state, &user).await {
+            Ok(route) => Some((route, user)),
+            Err(error) => return server_error(&state, &headers, error),
+        },
+        Ok(None) => None,
+        Err(error) => return server_error(&state, &headers, error),
+    };
+    let route = match route {
+        Some((Route::Directory(connector), user)) if field("directory") == "1" => {
+            return directory_activation(&state, &headers, ip, locale, &connector, &user, &token, &field("username"), &field("password"))
+                .await;
+        }
+        Some((route @ (Route::Upstream { password_too: false, .. } | Route::Directory(_)), user)) => {
+            let mut page = activate_page(&state, locale, &token, csrf, &user, None, &route, None);
+            *page.status_mut() = StatusCode::FORBIDDEN;
+            return page;
+        }
+        Some((route, _)) => route,
+        None => Route::Password,
+    };
     let outcome =
         set_password(&state, OneTimePurpose::Activation, &token, field("password"), &field("password_confirm")).await;
     let (record, user) = match outcome {
         Ok(Outcome::Set(record, user)) => (record, user),
         Ok(Outcome::Refused(rejection, user)) => {
-            return activate_page(&state, locale, &token, csrf, &user, Some(&rejection));
+            return activate_page(&state, locale, &token, csrf, &user, Some(&rejection), &route, None);
         }
         Ok(Outcome::Unusable(unusable)) => {
             return expired_page(&state, locale, ExpiredPage::of(&unusable, &token, csrf));
@@ -300,6 +392,7 @@ async fn resend_to(mailer: &LinkMailer, recipient: Recipient, page_locale: Local
     let _ = mailer.store.audit().record(event).await;
 }
 
+#[allow(clippy::too_many_arguments)]
 fn activate_page(
     state: &AppState,
     locale: Locale,
@@ -307,14 +400,28 @@ fn activate_page(
     csrf: &str,
     user: &UserRecord,
     rejection: Option<&PasswordRejection>,
+    route: &Route,
+    message_key: Option<&str>,
 ) -> Response {
+    // Upstream: a button to continue there (and the password form only when the domain allows
+    // both). A directory domain activates by signing in with the directory password.
+    let (sso, password_form, directory) = match route {
+        Route::Upstream { connector, password_too } => {
+            (Some(json!({ "connector": connector.id(), "name": connector.settings.display_name() })), *password_too, None)
+        }
+        Route::Directory(connector) => (None, false, Some(connector.settings.display_name().to_string())),
+        Route::Password => (None, true, None),
+    };
     let data = json!({
         "token": token,
         "csrf_token": csrf,
         "email": user.email,
+        "sso": sso,
+        "password_form": password_form,
+        "directory": directory,
         "password_policy": state.password_policy.page_value(&person(user)),
         "password_error": rejection.map(PasswordRejection::to_page_value),
-        "message_key": null,
+        "message_key": message_key,
         "notice_key": null,
     });
     let status = if rejection.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };

@@ -12,12 +12,11 @@
 //! 3. `accounts.default_redirect_uri`.
 //! 4. Poort's account page, which shows who is signed in.
 
+use super::throttle::ClientIp;
 use crate::account::ACCOUNT_PATH;
 use crate::authorize::interaction::{server_error, with_cookies};
-use crate::authorize::params::RawParams;
 use crate::authorize::response::see_other;
-use crate::authorize::{Progress, ticket};
-use super::throttle::ClientIp;
+use crate::authorize::ticket;
 use crate::oauth::Client;
 use crate::session;
 use crate::state::AppState;
@@ -43,7 +42,21 @@ pub async fn sign_in_and_land(
     client_id: Option<&str>,
     return_to: Option<&str>,
 ) -> Response {
-    let signed_in = match session::sign_in(state, headers, ip.0, &user.id, vec!["pwd".into()]).await {
+    land_signed_in(state, headers, ip, user, client_id, return_to, vec!["pwd".into()]).await
+}
+
+/// [`sign_in_and_land`] for a sign-in whose methods were `amr` (an upstream's, after activation
+/// through single sign-on).
+pub async fn land_signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    user: &UserRecord,
+    client_id: Option<&str>,
+    return_to: Option<&str>,
+    amr: Vec<String>,
+) -> Response {
+    let signed_in = match session::sign_in(state, headers, ip.0, &user.id, amr).await {
         Ok(signed_in) => signed_in,
         Err(error) => return server_error(state, headers, error),
     };
@@ -51,14 +64,7 @@ pub async fn sign_in_and_land(
     let mut cookies = signed_in.cookies;
     cookies.push(cookies::clear(RETURN_COOKIE, session::secure_cookies(state)));
     if let Some(ticket) = return_to.and_then(|sealed| ticket::unseal(state, sealed)) {
-        if let Some(path) = ticket.return_to.as_deref() {
-            let path = if ticket::is_local_path(path) { path } else { ACCOUNT_PATH };
-            return with_cookies(see_other(path), cookies);
-        }
-        let progress =
-            Progress { login_at: Some(now()), session_id: Some(new_session.id.clone()), consented: ticket.consented };
-        let params = RawParams::from_map(ticket.params);
-        return with_cookies(crate::authorize::run(state, headers, params, Some(new_session), progress).await, cookies);
+        return with_cookies(crate::authorize::interaction::resume(state, headers, ticket, new_session).await, cookies);
     }
     let client = match client_id {
         Some(id) => Client::load(&state.store, id).await.ok().flatten(),

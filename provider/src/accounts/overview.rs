@@ -68,13 +68,49 @@ pub fn activation_link(user: &UserRecord, link: Option<&OneTimeTokenRecord>) -> 
     })
 }
 
-/// One account in full, with its activation link (`poort user show --json`,
-/// `GET /admin/users/{user}`).
+/// One account in full, with its activation link and its upstream identities (`poort user
+/// show --json`, `GET /admin/users/{user}`).
 pub async fn show(store: &Store, user: &UserRecord) -> Result<Value, StorageError> {
     let link = store.one_time_tokens().latest_for_user(&user.id, OneTimePurpose::Activation).await?;
     let mut shown = describe(user);
     shown["activation_link"] = activation_link(user, link.as_ref());
+    let method = sign_in_method(store, &user.auth_method).await?;
+    if user.status == UserStatus::Active && user.auth_method != "password" && !shown["sign_in"].as_str().unwrap_or("").starts_with("no") {
+        shown["sign_in"] = json!(format!("yes, {method}"));
+    }
+    shown["sign_in_method"] = json!(method);
+    let mut linked = Vec::new();
+    for identity in store.federated_identities().for_user(&user.id).await? {
+        linked.push(json!({
+            "connector": identity.connector,
+            "through": sign_in_method(store, &identity.connector).await?,
+            "subject": identity.subject,
+            "email": identity.email,
+            "linked_at": time(identity.linked_at),
+            "last_sign_in_at": identity.last_login_at.map(time),
+        }));
+    }
+    shown["federated_identities"] = Value::Array(linked);
     Ok(shown)
+}
+
+/// How an account with `auth_method` signs in, in plain words: "with a password here", or
+/// "through Contoso (Microsoft Entra ID connector `contoso`)".
+pub async fn sign_in_method(store: &Store, auth_method: &str) -> Result<String, StorageError> {
+    if auth_method == "password" {
+        return Ok("with a password here".into());
+    }
+    let Some(connector) = store.connectors().get(auth_method).await? else {
+        return Ok(format!("through connector `{auth_method}`, which no longer exists"));
+    };
+    let kind = match connector.kind.as_str() {
+        "entra" => "Microsoft Entra ID",
+        "google" => "Google Workspace",
+        "ldap" => "Active Directory / LDAP",
+        _ => "OpenID Connect",
+    };
+    let name = connector.settings.get("name").and_then(Value::as_str).unwrap_or(&connector.id).to_string();
+    Ok(format!("through {name} ({kind} connector `{}`)", connector.id))
 }
 
 /// One role as JSON (`poort role list --json`, `GET /admin/roles`).

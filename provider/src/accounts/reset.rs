@@ -140,7 +140,16 @@ async fn mail_reset_link(mailer: &LinkMailer, request: ResetRequest) {
         Ok(user) => user,
         Err(error) => return tracing::warn!(%error, "a reset request could not be looked up"),
     };
-    let eligible = user.as_ref().filter(|u| may_reset(u));
+    // Never for people whose domain signs in upstream only: they have no password here.
+    let sso_only = match &user {
+        Some(user) => crate::federation::routing::sso_only(&mailer.store, &mailer.hash_key, &user.email).await,
+        None => Ok(None),
+    };
+    let sso_only = match sso_only {
+        Ok(found) => found.is_some(),
+        Err(error) => return tracing::warn!(%error, "a reset request could not be looked up"),
+    };
+    let eligible = user.as_ref().filter(|u| may_reset(u) && !sso_only);
     let mut mailed = false;
     if let Some(user) = eligible {
         let link = Link {

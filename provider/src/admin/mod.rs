@@ -6,10 +6,12 @@
 //!
 //! - [`auth`]: the [`auth::Admin`] extractor (the bearer check and its refusals);
 //! - [`error`]: the one error type, mapped to statuses and JSON bodies in one place;
-//! - [`users`], [`sessions`], [`roles`] and [`logout`] (the back-channel logout outbox): the
-//!   endpoints. Each change is recorded as an `admin.*` audit event naming the acting client.
+//! - [`users`], [`sessions`], [`roles`], [`connectors`] and [`logout`] (the back-channel logout
+//!   outbox): the endpoints. Each change is recorded as an `admin.*` audit event naming the
+//!   acting client.
 
 pub mod auth;
+pub mod connectors;
 pub mod error;
 pub mod logout;
 pub mod roles;
@@ -42,6 +44,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint("/admin/logout-deliveries/{id}/retry", post(logout::retry)),
         endpoint("/admin/roles", get(roles::list)),
         endpoint("/admin/roles/{name}", put(roles::set).delete(roles::remove)),
+        endpoint("/admin/connectors", get(connectors::list)),
+        endpoint("/admin/connectors/{id}", get(connectors::show).put(connectors::set).delete(connectors::remove)),
     ]
 }
 

@@ -65,7 +65,8 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn audit(state: &AppState, admin: &Admin, kind: &str, detail: Value) {
+/// Records an admin change that belongs to no user (roles, connectors).
+pub(super) async fn audit(state: &AppState, admin: &Admin, kind: &str, detail: Value) {
     let event =
         AuditEvent { kind: kind.into(), user_id: None, client_id: Some(admin.client_id.clone()), ip: None, detail };
     if let Err(error) = state.store.audit().record(event).await {

@@ -83,7 +83,19 @@ pub(crate) async fn ticket_client(state: &AppState, headers: &HeaderMap, ticket:
     }
 }
 
-pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<TicketQuery>) -> Response {
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    ticket: Option<String>,
+    /// Set by "use another user ID": ask again, ignoring the request's hints.
+    other: Option<String>,
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: crate::accounts::throttle::ClientIp,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let Some(sealed) = query.ticket else { return expired(&state, &headers) };
     let Some(ticket) = ticket::unseal(&state, &sealed) else { return expired(&state, &headers) };
     let client = match ticket_client(&state, &headers, &ticket).await {
@@ -91,6 +103,23 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
         Err(page) => return page,
     };
     let (csrf, set_csrf) = csrf::token(&headers, session::secure_cookies(&state));
+    let page_locale = locale(&state, &headers, Some(&ticket));
+    // With connectors, the page asks for the user ID first (or sends the person upstream).
+    let context = crate::federation::sign_in::PageContext {
+        state: &state,
+        headers: &headers,
+        ip,
+        locale: page_locale,
+        sealed: &sealed,
+        ticket: &ticket,
+        client: &client,
+        csrf: &csrf,
+    };
+    match crate::federation::sign_in::page(&context, query.other.is_some()).await {
+        Ok(Some(response)) => return with_cookies(response, set_csrf),
+        Ok(None) => {}
+        Err(error) => return server_error(&state, &headers, error),
+    }
     let hint = ticket.params.get("login_hint").map(String::as_str).unwrap_or("");
     let forgot = crate::accounts::forgot_password_uri(&state, &sealed);
     let form = pages::LoginForm {
@@ -100,8 +129,10 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
         username: hint,
         message_key: None,
         forgot_password_uri: forgot.as_deref(),
+        step: pages::LoginStep::Classic,
+        sso: None,
     };
-    with_cookies(pages::login(&state, locale(&state, &headers, Some(&ticket)), form), set_csrf)
+    with_cookies(pages::login(&state, page_locale, form), set_csrf)
 }
 
 pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
@@ -109,7 +140,7 @@ pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 /// The same answer for an unknown user and a wrong password.
-const WRONG_CREDENTIALS: &str = "sign_in.invalid_credentials";
+pub(crate) const WRONG_CREDENTIALS: &str = "sign_in.invalid_credentials";
 
 pub async fn login_submit(
     State(state): State<AppState>,
@@ -130,25 +161,66 @@ pub async fn login_submit(
     };
     let username = fields.get("username").map(|u| u.trim()).unwrap_or("");
     let password = fields.get("password").cloned().unwrap_or_default();
+    let csrf_value = fields.get(csrf::CSRF_FIELD).cloned().unwrap_or_default();
+    let context = crate::federation::sign_in::PageContext {
+        state: &state,
+        headers: &headers,
+        ip,
+        locale: page_locale,
+        sealed,
+        ticket: &ticket,
+        client: &client,
+        csrf: &csrf_value,
+    };
+    if fields.get("step").map(String::as_str) == Some("identify") {
+        return match crate::federation::sign_in::identified(&context, username).await {
+            Ok(response) => response,
+            Err(error) => server_error(&state, &headers, error),
+        };
+    }
+    let identifier_first = match state.store.connectors().any().await {
+        Ok(any) => any,
+        Err(error) => return server_error(&state, &headers, error),
+    };
     let forgot = crate::accounts::forgot_password_uri(&state, sealed);
-    let retry = |message_key: &str| {
-        let csrf = fields.get(csrf::CSRF_FIELD).cloned().unwrap_or_default();
+    let retry_with = |message_key: &str, sso: Option<&poort_federation::Connector>| {
         let form = pages::LoginForm {
             client: &client,
             ticket: sealed,
-            csrf: &csrf,
+            csrf: &csrf_value,
             username,
             message_key: Some(message_key),
             forgot_password_uri: forgot.as_deref(),
+            step: if identifier_first { pages::LoginStep::Password } else { pages::LoginStep::Classic },
+            sso: sso.map(|c| (c.id(), c.settings.display_name())),
         };
         pages::login(&state, page_locale, form)
     };
+    let retry = |message_key: &str| retry_with(message_key, None);
     let user = if username.is_empty() { Ok(None) } else { state.store.users().find_by_login(username).await };
     let user = match user {
         Ok(user) => user,
         Err(error) => return server_error(&state, &headers, error),
     };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    use crate::federation::sign_in::PasswordCheck;
+    match crate::federation::sign_in::password_check(&state, username, user.as_ref()).await {
+        Ok(PasswordCheck::Local) => {}
+        Ok(PasswordCheck::NotHere(connector)) => return retry_with("sign_in.password_not_available", Some(&connector)),
+        Ok(PasswordCheck::Directory(connector)) => {
+            return match crate::federation::sign_in::directory(&context, &connector, username, &password, user.as_ref()).await {
+                Ok(response) => response,
+                Err((message_key, status)) => {
+                    let mut page = retry(message_key);
+                    *page.status_mut() = status;
+                    page
+                }
+            };
+        }
+        Err(error) => return server_error(&state, &headers, error),
+    }
+    // Only accounts that sign in with a password here have one to check (the hash of an
+    // account since linked upstream is not used); the others cost the same time.
+    let stored = user.as_ref().filter(|u| u.auth_method == crate::accounts::PASSWORD_METHOD).and_then(|u| u.password_hash.clone());
     let known_id = user.as_ref().map(|u| u.id.clone());
     // Brute force (see crate::accounts::throttle): a refused client address, the progressive delay.
     let attempt = match crate::accounts::throttle::SignInAttempt::begin(&state, ip, username, user.as_ref()).await {
@@ -178,19 +250,37 @@ pub async fn login_submit(
         UserStatus::Invited => return retry("sign_in.account_not_activated"),
     }
     let _ = state.store.audit().record(audit("login.succeeded", Some(user.id.clone()))).await;
-    let signed_in = match session::sign_in(&state, &headers, ip.0, &user.id, vec!["pwd".into()]).await {
+    complete_sign_in(&state, &headers, ip, ticket, &user, vec!["pwd".into()]).await
+}
+
+/// After a successful sign-in (a password here, a directory, an upstream): `user` is signed in
+/// in this browser with `amr` ([`session::sign_in`]: the same user's session re-authenticated,
+/// anyone else's ended), then on to what the ticket was for — Poort's own page, or the
+/// authorization.
+pub(crate) async fn complete_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: crate::accounts::throttle::ClientIp,
+    ticket: Ticket,
+    user: &poort_storage::repo::UserRecord,
+    amr: Vec<String>,
+) -> Response {
+    let signed_in = match session::sign_in(state, headers, ip.0, &user.id, amr).await {
         Ok(signed_in) => signed_in,
-        Err(error) => return server_error(&state, &headers, error),
+        Err(error) => return server_error(state, headers, error),
     };
-    // A sign-in to Poort's own pages goes back there (checked again: never off this site).
+    with_cookies(resume(state, headers, ticket, signed_in.session).await, signed_in.cookies)
+}
+
+/// Continues what `ticket` was for, just signed in as `session`: back to Poort's own page (checked
+/// again: never off this site), or the authorization.
+pub(crate) async fn resume(state: &AppState, headers: &HeaderMap, ticket: Ticket, session: poort_storage::repo::SessionRecord) -> Response {
     if let Some(target) = ticket.return_to.as_deref() {
-        let target = if ticket::is_local_path(target) { target } else { "/account" };
-        return with_cookies(see_other(target), signed_in.cookies);
+        let target = if ticket::is_local_path(target) { target } else { crate::account::ACCOUNT_PATH };
+        return see_other(target);
     }
-    let session = signed_in.session;
     let progress = Progress { login_at: Some(now()), session_id: Some(session.id.clone()), consented: ticket.consented };
-    let response = run(&state, &headers, RawParams::from_map(ticket.params), Some(session), progress).await;
-    with_cookies(response, signed_in.cookies)
+    run(state, headers, RawParams::from_map(ticket.params), Some(session), progress).await
 }
 
 /// The session the ticket was started in, if the browser still presents it.

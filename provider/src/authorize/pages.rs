@@ -34,6 +34,20 @@ pub struct LoginForm<'a> {
     /// A `sign_in.*` message after a failed attempt.
     pub message_key: Option<&'a str>,
     pub forgot_password_uri: Option<&'a str>,
+    pub step: LoginStep,
+    /// A connector the person may sign in with instead: (id, name).
+    pub sso: Option<(&'a str, &'a str)>,
+}
+
+/// Which form the sign-in page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginStep {
+    /// User ID and password together (no connector is configured).
+    Classic,
+    /// Identifier first: only the user ID.
+    Identify,
+    /// Identifier first: the password for the user ID given.
+    Password,
 }
 
 pub fn login(state: &AppState, locale: Locale, form: LoginForm<'_>) -> Response {
@@ -45,6 +59,9 @@ pub fn login(state: &AppState, locale: Locale, form: LoginForm<'_>) -> Response 
         "username": form.username,
         "directory_users": true,
         "forgot_password_uri": form.forgot_password_uri,
+        "identify": form.step == LoginStep::Identify,
+        "change_user_uri": (form.step == LoginStep::Password).then(|| format!("/login?ticket={}&other=1", form.ticket)),
+        "sso": form.sso.map(|(connector, name)| json!({ "connector": connector, "name": name })),
         "message_key": form.message_key,
         "notice_key": null,
     });

@@ -5,9 +5,7 @@
 //! A sign-in outside an authorization (Poort's own pages, such as `/account`) uses the same ticket
 //! with no authorization parameters and a `return_to` path on this site.
 
-use crate::crypto::sha256;
 use crate::state::AppState;
-use josekit::jwe::{self, Dir, JweHeader};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -42,24 +40,16 @@ pub fn is_local_path(target: &str) -> bool {
         && target.len() <= 512
 }
 
-fn key(state: &AppState) -> [u8; 32] {
-    let mut input = b"poort interaction ticket v1\0".to_vec();
-    input.extend_from_slice(&state.hash_key);
-    sha256(&input)
-}
+const LABEL: &str = "poort interaction ticket v1";
 
 pub fn seal(state: &AppState, ticket: &Ticket) -> Result<String, crate::oauth::OAuthError> {
     let json = serde_json::to_vec(ticket).map_err(crate::oauth::OAuthError::server_error)?;
-    let mut header = JweHeader::new();
-    header.set_content_encryption("A256GCM");
-    let encrypter = Dir.encrypter_from_bytes(key(state)).map_err(crate::oauth::OAuthError::server_error)?;
-    jwe::serialize_compact(&json, &header, &encrypter).map_err(crate::oauth::OAuthError::server_error)
+    crate::crypto::seal(&state.hash_key, LABEL, &json).map_err(crate::oauth::OAuthError::server_error)
 }
 
 /// The ticket, if it is one of ours and has not expired.
 pub fn unseal(state: &AppState, sealed: &str) -> Option<Ticket> {
-    let decrypter = Dir.decrypter_from_bytes(key(state)).ok()?;
-    let (json, _) = jwe::deserialize_compact(sealed, &decrypter).ok()?;
+    let json = crate::crypto::unseal(&state.hash_key, LABEL, sealed)?;
     let ticket: Ticket = serde_json::from_slice(&json).ok()?;
     (ticket.expires_at > poort_storage::now()).then_some(ticket)
 }

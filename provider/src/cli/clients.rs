@@ -55,6 +55,9 @@ pub enum ClientCommand {
         /// POSTed a signed logout token when a session ends (queued and retried).
         #[arg(long = "backchannel-logout-uri")]
         backchannel_logout_uri: Option<String>,
+        /// People always sign in to this client through this connector (federation).
+        #[arg(long)]
+        connector: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +94,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
             scope,
             frontchannel_logout_uri,
             backchannel_logout_uri,
+            connector,
             json,
         } => {
             let secret = match auth_method.as_str() {
@@ -113,6 +117,7 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 scope,
                 frontchannel_logout_uri,
                 backchannel_logout_uri,
+                connector,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

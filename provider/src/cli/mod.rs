@@ -1,9 +1,10 @@
 //! The `poort` command line: `serve`, `migrate`, `check-config`, and the administration
-//! commands for keys, users, clients, roles, terms of service, sessions and back-channel logout
-//! deliveries. Every command reads the same configuration as the server and talks to the same
-//! database; output a script would parse has a `--json` form.
+//! commands for keys, users, clients, connectors, roles, terms of service, sessions and
+//! back-channel logout deliveries. Every command reads the same configuration as the server and
+//! talks to the same database; output a script would parse has a `--json` form.
 
 mod clients;
+mod connectors;
 mod keys;
 mod logout;
 pub(crate) mod output;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Registered clients (relying parties).
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Upstream sign-in connectors (federation).
+    #[command(subcommand)]
+    Connector(connectors::ConnectorCommand),
     /// Roles and the permissions they grant.
     #[command(subcommand)]
     Role(roles::RoleCommand),
@@ -108,6 +112,7 @@ async fn execute(cli: Cli) -> Result<(), StartError> {
         Command::Keys(command) => keys::run(command, &settings).await,
         Command::User(command) => users::run(command, &settings).await,
         Command::Client(command) => clients::run(command, &settings).await,
+        Command::Connector(command) => connectors::run(command, &settings).await,
         Command::Role(command) => roles::run(command, &settings).await,
         Command::Terms(command) => terms::run(command, &settings).await,
         Command::Session(command) => sessions::run(command, &settings).await,

@@ -163,12 +163,22 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), StartE
                 println!("user name:     {}", user.username.as_deref().unwrap_or("-"));
                 println!("display name:  {}", user.display_name.as_deref().unwrap_or("-"));
                 println!("status:        {}", user.status.as_str());
-                println!("method:        {}", user.auth_method);
+                println!("signs in:      {}", overview::sign_in_method(&store, &user.auth_method).await?);
+                for identity in store.federated_identities().for_user(&user.id).await? {
+                    println!(
+                        "linked:        {} at {} (since {}, last sign-in {})",
+                        identity.email.as_deref().unwrap_or(&identity.subject),
+                        overview::sign_in_method(&store, &identity.connector).await?.trim_start_matches("through "),
+                        time(identity.linked_at),
+                        optional_time(identity.last_login_at),
+                    );
+                }
                 println!("roles:         {}", if user.roles.is_empty() { "-".into() } else { user.roles.join(", ") });
                 println!("created:       {}", time(user.created_at));
                 println!("activated:     {}", optional_time(user.activated_at));
                 println!("invitation:    {}", invitation_state(&user, link.as_ref()));
-                println!("can sign in:   {}", sign_in_state(&user));
+                let shown = overview::show(&store, &user).await?;
+                println!("can sign in:   {}", shown["sign_in"].as_str().map_or_else(|| sign_in_state(&user), str::to_string));
             }
             Ok(())
         }

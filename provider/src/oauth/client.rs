@@ -94,6 +94,9 @@ pub struct ClientMetadata {
     /// published, else the deployment's) before signing in to this client.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub requires_terms: bool,
+    /// Poort: people sign in to this client through this connector (federation), never here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
 }
 
 /// A client loaded for a request.

@@ -481,10 +481,15 @@ pub const TERMS_VERSION: &str = "2026-11";
 pub const TERMS_TEXT: &str = "These are the terms of service of the browser tests.\n\n\
     Accept them to use Settings and maintenance.\n";
 
+/// More configuration for the suite's Poort (a test binary's `[[connectors]]`), set before the
+/// suite first starts.
+pub static EXTRA_CONFIG: OnceLock<String> = OnceLock::new();
+
 /// The configuration of the suite's Poort.
 fn config(dir: &Path, port: u16, smtp_port: u16, rp_origin: &str, live_rp: &str, requires_terms: bool) -> String {
     let data_dir = dir.join("data");
     let terms = if requires_terms { "requires_terms = true\n" } else { "" };
+    let extra = EXTRA_CONFIG.get().map_or("", String::as_str);
     format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
@@ -526,7 +531,7 @@ redirect_uris = ["{live_rp}{rp_path}"]
 post_logout_redirect_uris = ["{live_rp}/bye"]
 frontchannel_logout_uri = "{live_rp}/fc"
 first_party = true
-"#,
+{extra}"#,
         data_dir = data_dir.display(),
         crm = CRM.id,
         crm_secret = CRM.secret,

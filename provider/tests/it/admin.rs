@@ -406,3 +406,59 @@ async fn admin_sessions_list_and_end_with_back_channel_logout_and_the_outbox_sho
     // Without the admin scope, nothing.
     assert_eq!(call(&op, Method::DELETE, "/admin/users/alice/sessions", None, None).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn admin_connectors_set_show_list_and_remove_without_showing_secrets() {
+    let op = op().await;
+    let at = token(&op, "admin", "poort.admin").await;
+    let t = Some(at.as_str());
+    let body = json!({
+        "kind": "entra", "name": "Contoso", "tenant": "organizations", "client_id": "poort",
+        "client_secret": "a-very-secret-value", "domains": ["contoso.com"], "allowed_tenants": ["t1"],
+    });
+    let path = "/admin/connectors/contoso";
+    let created = ok(&call(&op, Method::PUT, path, t, Some(&body.to_string())).await, StatusCode::CREATED);
+    assert_eq!((created["id"].as_str(), created["source"].as_str(), created["has_secrets"].as_bool()), (Some("contoso"), Some("admin"), Some(true)));
+    assert!(!created.to_string().contains("a-very-secret-value"), "secrets are never shown: {created}");
+    // Replacing without the secret keeps it; the connector signs in contoso.com.
+    let mut changed = body.clone();
+    changed.as_object_mut().unwrap().remove("client_secret");
+    changed["domains"] = json!(["contoso.com", "contoso.nl"]);
+    let replaced = ok(&call(&op, Method::PUT, path, t, Some(&changed.to_string())).await, StatusCode::OK);
+    assert_eq!(replaced["domains"], json!(["contoso.com", "contoso.nl"]));
+    let stored = poort::federation::connectors::load(&op.state.store, &op.state.hash_key, "contoso").await.unwrap().unwrap();
+    assert_eq!(stored.secrets.client_secret.as_deref(), Some("a-very-secret-value"));
+    let listed = ok(&call(&op, Method::GET, "/admin/connectors", t, None).await, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let shown = ok(&call(&op, Method::GET, path, t, None).await, StatusCode::OK);
+    assert_eq!(shown["settings"]["tenant"], "organizations");
+
+    // Bad input names the key and changes nothing.
+    let bad = [
+        (json!({ "kind": "entra", "client_id": "c", "client_secret": "s" }), "connector.tenant"),
+        (json!({ "kind": "saml" }), "saml"),
+        (json!({ "id": "other", "kind": "oidc" }), "as in the path"),
+        (json!({ "kind": "oidc", "issuer": "https://idp.example", "client_id": "c", "client_secret": "s", "colour": "red" }), "colour"),
+        (json!({ "kind": "ldap", "url": "ldaps://dc", "base_dn": "dc=x", "private_key_file": "/etc/key.pem" }), "private_key_pem"),
+    ];
+    for (body, needle) in bad {
+        let reply = call(&op, Method::PUT, "/admin/connectors/second", t, Some(&body.to_string())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(String::from_utf8_lossy(&reply.body).contains(needle), "{needle}: {}", String::from_utf8_lossy(&reply.body));
+    }
+    // A domain has one connector.
+    let taken = json!({ "kind": "google", "client_id": "c", "client_secret": "s", "hosted_domains": ["contoso.com"], "domains": ["contoso.com"] });
+    let reply = call(&op, Method::PUT, "/admin/connectors/google", t, Some(&taken.to_string())).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(op.state.store.connectors().list().await.unwrap().len(), 1, "refusals stored nothing");
+
+    assert_eq!(call(&op, Method::DELETE, path, t, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(call(&op, Method::DELETE, path, t, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&op, Method::GET, path, t, None).await.status, StatusCode::NOT_FOUND);
+    // Without the admin scope: nothing.
+    let other = token(&op, "reports", "reports:read").await;
+    assert_eq!(call(&op, Method::GET, "/admin/connectors", Some(&other), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(call(&op, Method::GET, "/admin/connectors", None, None).await.status, StatusCode::UNAUTHORIZED);
+    let kinds: Vec<String> = audit_kinds(&op).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["admin.connector_removed", "admin.connector_set", "admin.connector_set"]);
+}

@@ -50,6 +50,11 @@ impl Browser {
         self.send(Request::get(uri), Body::empty()).await
     }
 
+    /// A GET from a browser whose preferred language is `language` (`Accept-Language`).
+    pub async fn get_in_language(&mut self, uri: &str, language: &str) -> Page {
+        self.send(Request::get(uri).header(header::ACCEPT_LANGUAGE, language), Body::empty()).await
+    }
+
     pub async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Page {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
         self.send(Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"), Body::from(body)).await

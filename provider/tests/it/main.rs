@@ -8,6 +8,7 @@ mod authorize;
 mod bad_input;
 mod browser;
 mod client_removal;
+mod federation;
 mod grant_fixture;
 mod hybrid;
 mod keys;

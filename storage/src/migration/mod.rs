@@ -8,6 +8,7 @@ mod m0002_replay_guard;
 mod m0003_throttle;
 mod m0004_username_key;
 mod m0005_logout_deliveries;
+mod m0007_connectors;
 
 pub use m0004_username_key::username_key;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![Box::new(m0001_initial::Migration), Box::new(m0002_replay_guard::Migration), Box::new(m0003_throttle::Migration),
             Box::new(m0004_username_key::Migration),
             Box::new(m0005_logout_deliveries::Migration),
+            Box::new(m0007_connectors::Migration),
         ]
     }
 }

@@ -7,8 +7,10 @@
 
 pub mod audit;
 pub mod clients;
+pub mod connectors;
 pub mod consents;
 pub mod federation;
+pub mod flows;
 pub mod grants;
 pub mod instance;
 pub mod keys;
@@ -23,8 +25,10 @@ pub mod users;
 
 pub use audit::{AuditEvent, AuditLog, AuditRecord};
 pub use clients::{ClientRecord, ClientSource, Clients, NewClient};
+pub use connectors::{ConnectorRecord, ConnectorSource, Connectors, NewConnector};
 pub use consents::{ConsentRecord, Consents};
 pub use federation::{FederatedIdentities, FederatedIdentityRecord};
+pub use flows::{FlowRecord, Flows, NewFlow, SpendOutcome};
 pub use grants::{
     AuthorizationCodeRecord, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken,
     NewToken, RotateOutcome, TokenKind, TokenRecord,

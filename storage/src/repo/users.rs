@@ -208,6 +208,12 @@ impl<'a> Users<'a> {
         Ok(update.exec(self.db).await?.rows_affected == 1)
     }
 
+    /// How the account signs in from now on: `password` or a connector id.
+    pub async fn set_auth_method(&self, id: &str, auth_method: &str) -> Result<bool, StorageError> {
+        let update = changing(id, now()).col_expr(user::Column::AuthMethod, Expr::val(auth_method));
+        Ok(update.exec(self.db).await?.rows_affected == 1)
+    }
+
     pub async fn set_email_verified(&self, id: &str, verified: bool) -> Result<bool, StorageError> {
         let update = changing(id, now()).col_expr(user::Column::EmailVerified, Expr::val(verified));
         Ok(update.exec(self.db).await?.rows_affected == 1)

@@ -9,8 +9,10 @@ mod support;
 
 mod audit;
 mod clients;
+mod connectors;
 mod consents;
 mod federation;
+mod flows;
 mod grants;
 mod keys;
 mod logout;

@@ -211,6 +211,9 @@ async fn password_profile_and_verification_updates(db: Db) {
     assert!(users.get(&user.id).await.unwrap().unwrap().email_verified);
 
     assert!(users.mark_activation_sent(&user.id, 12345).await.unwrap());
+
+    assert!(users.set_auth_method(&user.id, "contoso").await.unwrap());
+    assert_eq!(users.get(&user.id).await.unwrap().unwrap().auth_method, "contoso");
     assert_eq!(users.get(&user.id).await.unwrap().unwrap().activation_sent_at, Some(12345));
 
     // Nothing to change for an unknown id.
@@ -218,6 +221,7 @@ async fn password_profile_and_verification_updates(db: Db) {
     assert!(!users.update_profile("no-such-id", None, json!({})).await.unwrap());
     assert!(!users.set_email_verified("no-such-id", true).await.unwrap());
     assert!(!users.mark_activation_sent("no-such-id", 1).await.unwrap());
+    assert!(!users.set_auth_method("no-such-id", "contoso").await.unwrap());
 }
 
 async fn failed_logins_count_and_lock(db: Db) {
@@ -301,6 +305,7 @@ async fn every_change_bumps_updated_at(db: Db) {
     bumps!("set_status", users.set_status(&id, UserStatus::Disabled));
     bumps!("set_password_hash", users.set_password_hash(&id, Some("h".to_string())));
     bumps!("set_email_verified", users.set_email_verified(&id, true));
+    bumps!("set_auth_method", users.set_auth_method(&id, "ldap"));
     bumps!("update_profile", users.update_profile(&id, Some("Kim".to_string()), json!({"a": 1})));
     bumps!("reset_failed_logins", users.reset_failed_logins(&id));
     bumps!("mark_activation_sent", users.mark_activation_sent(&id, 77));

@@ -6,33 +6,19 @@
 //! being the instance key of [`crate::secrets::hash_key`], so every node can unseal it and a
 //! database dump alone cannot.
 
-use crate::crypto::sha256;
 use crate::oauth::OAuthError;
-use josekit::jwe::{self, Dir, JweHeader};
 
-fn sealing_key(hash_key: &[u8]) -> [u8; 32] {
-    let mut input = b"poort client-secret sealing v1\0".to_vec();
-    input.extend_from_slice(hash_key);
-    sha256(&input)
-}
+const LABEL: &str = "poort client-secret sealing v1";
 
 /// Seals `secret` for storage in `clients.secret_sealed` (dynamic registration calls this for
 /// clients that register `client_secret_jwt`).
 pub fn seal_secret(hash_key: &[u8], secret: &str) -> Result<String, OAuthError> {
-    let mut header = JweHeader::new();
-    header.set_content_encryption("A256GCM");
-    let encrypter = Dir.encrypter_from_bytes(sealing_key(hash_key)).map_err(OAuthError::server_error)?;
-    jwe::serialize_compact(secret.as_bytes(), &header, &encrypter).map_err(OAuthError::server_error)
+    crate::crypto::seal(hash_key, LABEL, secret.as_bytes()).map_err(OAuthError::server_error)
 }
 
 /// The secret inside `sealed`; `None` when it was sealed under another key or is not a JWE.
 pub fn unseal_secret(hash_key: &[u8], sealed: &str) -> Option<String> {
-    let decrypter = Dir.decrypter_from_bytes(sealing_key(hash_key)).ok()?;
-    let (plaintext, header) = jwe::deserialize_compact(sealed, &decrypter).ok()?;
-    if header.content_encryption() != Some("A256GCM") {
-        return None;
-    }
-    String::from_utf8(plaintext).ok()
+    String::from_utf8(crate::crypto::unseal(hash_key, LABEL, sealed)?).ok()
 }
 
 #[cfg(test)]
