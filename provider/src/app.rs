@@ -28,6 +28,8 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     let keyring = Keyring::open(store.clone(), KeyPolicy::from_settings(&settings)).await.map_err(StartError::Keys)?;
     let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
     let issuer: Arc<str> = settings.issuer_string().into();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let passwords = crate::password::PasswordPool::new(cores, settings.passwords.hash_queue_limit);
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
     Ok(AppState {
         settings: Arc::new(settings),
@@ -41,7 +43,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         theme: Arc::new(theme),
         mailer: Arc::new(mailer),
         password_policy,
-        passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        passwords,
         metrics: Arc::default(),
     })
 }
@@ -60,6 +62,7 @@ fn outbound_http_client() -> reqwest::Client {
 /// The router over every endpoint of the route table.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.server.max_body_bytes;
+    let request_timeout = state.settings.server.request_timeout;
     let mut router = Router::new();
     for endpoint in routes::endpoints(&state.settings) {
         router = router.route(endpoint.path, endpoint.handler);
@@ -69,7 +72,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         // Spans name the path only: query strings can carry hints and tokens.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// The registration metadata stored for a configured client.
 pub fn metadata_of(client: &StaticClient) -> Value {
-    json!({
+    let mut metadata = json!({
         "client_name": client.client_name,
         "redirect_uris": client.redirect_uris,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
@@ -22,7 +22,18 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "required_permissions": client.required_permissions,
         "requires_terms": client.requires_terms,
         "scope": client.scope,
-    })
+    });
+    // Optional members are left out rather than stored as null.
+    for (member, value) in [
+        ("id_token_signed_response_alg", &client.id_token_signed_response_alg),
+        ("access_token_format", &client.access_token_format),
+        ("access_token_signed_response_alg", &client.access_token_signed_response_alg),
+    ] {
+        if let Some(value) = value {
+            metadata[member] = json!(value);
+        }
+    }
+    metadata
 }
 
 /// Writes every configured client to the store (replacing what the configuration said before)

@@ -26,6 +26,10 @@ pub const PATH: &str = "/metrics";
 /// (a test walks every code path that counts), so the exposition always has a HELP line.
 pub const COUNTERS: &[(&str, &str)] = &[
     ("poort_http_requests_total", "HTTP requests answered, by route pattern and status class."),
+    (
+        "poort_rate_limited_total",
+        "Requests refused by a limit, by limit: sign_in (per account or client address), mail_request, registration, password_hashing (the hashing queue was full).",
+    ),
 ];
 
 /// A gauge read at scrape time.

@@ -1,4 +1,5 @@
-//! Access tokens: RFC 9068 JWTs (`typ: at+jwt`, signed RS256) by default, or opaque random
+//! Access tokens: RFC 9068 JWTs (`typ: at+jwt`, signed RS256 unless the client registered
+//! `access_token_signed_response_alg`) by default, or opaque random
 //! values for clients that ask for them. Either way the token has a row in `tokens` under its
 //! grant, so revoking the token or the grant ends it:
 //!
@@ -18,7 +19,7 @@ use poort_storage::now;
 use poort_storage::repo::{NewToken, TokenKind, TokenRecord};
 use serde_json::{Map, Value, json};
 
-/// The algorithm JWT access tokens are signed with (every key ring holds an RS256 key).
+/// The algorithm JWT access tokens are signed with by default (every key ring holds an RS256 key).
 pub const JWT_ALG: &str = "RS256";
 /// The `typ` header of RFC 9068 access tokens.
 pub const JWT_TYPE: &str = "at+jwt";
@@ -62,7 +63,7 @@ pub async fn issue(state: &AppState, request: &AccessTokenRequest<'_>) -> Result
         if let Some(auth_time) = request.auth_time {
             claims.insert("auth_time".into(), json!(auth_time));
         }
-        let token = jwt::sign(&state.keyring.snapshot(), JWT_ALG, Some(JWT_TYPE), claims)?;
+        let token = jwt::sign(&state.keyring.snapshot(), request.client.access_token_alg(), Some(JWT_TYPE), claims)?;
         (token, jti_hash(state, &jti))
     } else {
         let token = random_token();

@@ -174,3 +174,19 @@ pub async fn insert_client(state: &poort::state::AppState, id: &str, metadata: s
     };
     state.store.clients().insert(client).await.unwrap();
 }
+
+/// Adds an active password user `username` (`username@example.com`) and returns their id.
+pub async fn insert_user(state: &poort::state::AppState, username: &str, password: &str) -> String {
+    use poort_storage::repo::{NewUser, UserStatus};
+    let user = NewUser {
+        email: format!("{username}@example.com"),
+        username: Some(username.into()),
+        display_name: None,
+        email_verified: true,
+        claims: serde_json::json!({}),
+        status: UserStatus::Active,
+        auth_method: "password".into(),
+        password_hash: Some(poort::password::hash(password)),
+    };
+    state.store.users().create(user).await.unwrap().id
+}
