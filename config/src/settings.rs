@@ -52,6 +52,10 @@ pub struct ServerSettings {
     pub header_timeout: Duration,
     #[serde(with = "crate::duration")]
     pub request_timeout: Duration,
+    /// The longest a fetch of what a client publishes (`jwks_uri`, `request_uri`,
+    /// `sector_identifier_uri`) may take; a server that hangs costs a request no more.
+    #[serde(with = "crate::duration")]
+    pub outbound_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +69,7 @@ impl Default for ServerSettings {
             max_header_bytes: 64 * 1024,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            outbound_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -117,6 +122,10 @@ pub struct KeySettings {
     /// this secret. It must then stay the same for every node and every restart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_secret: Option<String>,
+    /// How often each node reads the key set from the database, so a rotation by another node
+    /// or by `poort keys rotate` reaches it without a restart.
+    #[serde(with = "crate::duration")]
+    pub reload_interval: Duration,
 }
 
 impl Default for KeySettings {
@@ -125,6 +134,7 @@ impl Default for KeySettings {
             algorithms: vec!["RS256".into(), "ES256".into()],
             rotation_interval: Duration::from_secs(90 * 24 * 3600),
             encryption_secret: None,
+            reload_interval: Duration::from_secs(30),
         }
     }
 }
@@ -538,7 +548,11 @@ impl Settings {
         if !(8192..=1024 * 1024).contains(&self.server.max_header_bytes) {
             return Err(ConfigError::at("server.max_header_bytes", "must be between 8192 and 1048576"));
         }
-        for (key, value) in [("server.header_timeout", self.server.header_timeout), ("server.request_timeout", self.server.request_timeout)] {
+        for (key, value) in [
+            ("server.header_timeout", self.server.header_timeout),
+            ("server.request_timeout", self.server.request_timeout),
+            ("server.outbound_timeout", self.server.outbound_timeout),
+        ] {
             if value.is_zero() {
                 return Err(ConfigError::at(key, "must be longer than zero"));
             }
@@ -558,6 +572,9 @@ impl Settings {
                     format!("`{alg}` is not supported (choose from {})", SIGNING_ALGORITHMS.join(", ")),
                 ));
             }
+        }
+        if self.keys.reload_interval.is_zero() {
+            return Err(ConfigError::at("keys.reload_interval", "must be longer than zero"));
         }
         if let Some(secret) = &self.keys.encryption_secret
             && secret.len() < 32

@@ -30,6 +30,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     let issuer: Arc<str> = settings.issuer_string().into();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let passwords = crate::password::PasswordPool::new(cores, settings.passwords.hash_queue_limit);
+    let http = outbound_http_client(settings.server.outbound_timeout);
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
     Ok(AppState {
         settings: Arc::new(settings),
@@ -38,7 +39,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         issuer,
         discovery_json: bytes::Bytes::from(discovery.to_string()),
         hash_key,
-        http: outbound_http_client(),
+        http,
         client_keys: Arc::new(crate::oauth::client_auth::ClientKeyCache::new()),
         theme: Arc::new(theme),
         mailer: Arc::new(mailer),
@@ -48,12 +49,13 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     })
 }
 
-/// The client for outbound fetches of client-published documents.
-fn outbound_http_client() -> reqwest::Client {
+/// The client for outbound fetches of client-published documents: every fetch ends within
+/// `timeout`, so a server that hangs cannot hold a request (or a worker) longer.
+fn outbound_http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
         .user_agent(concat!("Poort/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a client with static settings builds")

@@ -8,7 +8,6 @@ use axum_server::tls_rustls::RustlsConfig;
 use poort_config::{MailTransport, Settings};
 use poort_storage::Store;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Running {
@@ -22,7 +21,7 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     let store = crate::open_store(&settings).await?;
     clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
     let state = app::state(settings.clone(), store.clone()).await?;
-    state.keyring.spawn_refresher(Duration::from_secs(30));
+    state.keyring.spawn_refresher(settings.keys.reload_interval);
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
 
     let addr = settings.server.listen_addr().map_err(StartError::Config)?;

@@ -9,6 +9,7 @@
 use crate::entity::grants::{authorization_code, grant, token};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -260,7 +261,7 @@ impl<'a> Grants<'a> {
             expires_at: Set(new.expires_at),
             revoked_at: Set(None),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await?;
         Ok(row.into())
     }
@@ -374,7 +375,7 @@ impl<'a> Grants<'a> {
             expires_at: Set(new.expires_at),
             consumed_at: Set(None),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await
         .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
         row.try_into()
