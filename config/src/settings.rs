@@ -91,7 +91,7 @@ pub struct StorageSettings {
     /// `sqlite://…` or `postgres://…`. Defaults to `<data_dir>/poort.db`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
-    /// Connection pool size.
+    /// Connection pool size for PostgreSQL, per node (SQLite always uses one connection).
     pub max_connections: u32,
     /// How often expired rows (codes, tokens, sessions, one-time links) are purged.
     #[serde(with = "crate::duration")]

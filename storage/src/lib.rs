@@ -32,13 +32,18 @@ pub enum Engine {
 
 impl Store {
     /// Opens the database at `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or
-    /// `postgres://…`). SQLite runs in WAL mode with a busy timeout, so readers never block the
-    /// writer and a crash leaves every committed transaction intact.
+    /// `postgres://…`) with a pool of `max_connections` (one for SQLite). SQLite runs in WAL
+    /// mode with a busy timeout (for other processes, such as the CLI), so a crash leaves every
+    /// committed transaction intact.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
         let mut options = ConnectOptions::new(url.to_string());
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // SQLite takes one writer at a time: with several connections, concurrent writers poll
+        // its lock with growing sleeps (a p99 ten times the median under load). One connection
+        // queues them fairly in the pool instead, and reads are microseconds.
+        let sqlite = url.starts_with("sqlite:");
         options
-            .max_connections(if in_memory { 1 } else { max_connections })
+            .max_connections(if sqlite { 1 } else { max_connections })
             .min_connections(if in_memory { 1 } else { 0 })
             .acquire_timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(10))
