@@ -36,6 +36,24 @@ pub fn release_hashing_memory_promptly() {
     }
 }
 
+/// Lowers the calling thread's scheduling priority, once per thread: hashing yields the cores to
+/// the request workers, so while every core hashes, discovery and tokens are still answered
+/// promptly, and hashing gets all the time the requests leave.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !LOWERED.replace(true) {
+            // SAFETY: gettid and setpriority have no preconditions; this changes only the calling
+            // thread's nice value (Linux applies PRIO_PROCESS with a thread id to that thread).
+            unsafe {
+                let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, thread, 10);
+            }
+        }
+    }
+}
+
 /// Runs hashing on the blocking pool, at most `permits` at a time (the number of cores), so a
 /// burst of sign-ins cannot starve the async workers; at most `max_waiting` more wait their
 /// turn, and beyond that a check is refused at once ([`Busy`]: the caller answers 503) instead
@@ -93,7 +111,12 @@ impl PasswordPool {
         let _slot = self.reserve().await?;
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let matched = tokio::task::spawn_blocking(move || verify(&password, &stored)).await.unwrap_or(false);
+        let matched = tokio::task::spawn_blocking(move || {
+            yield_to_requests();
+            verify(&password, &stored)
+        })
+        .await
+        .unwrap_or(false);
         Ok(matched && known)
     }
 
@@ -101,7 +124,12 @@ impl PasswordPool {
     /// `None` when the pool is busy or the blocking task could not run.
     pub async fn hash(&self, password: String) -> Option<String> {
         let _slot = self.reserve().await.ok()?;
-        tokio::task::spawn_blocking(move || hash(&password)).await.ok()
+        tokio::task::spawn_blocking(move || {
+            yield_to_requests();
+            hash(&password)
+        })
+        .await
+        .ok()
     }
 }
 
