@@ -58,8 +58,9 @@ c.commit()
 EOF
   sleep 12
   local db2; db2=$(db_live_mib "$db")
-  local left; left=$(db_count "$db" "SELECT COUNT(*) FROM sessions")
-  emit "{\"row\":\"database after purging expired rows\",\"who\":\"poort\",\"target\":\"back to its size\",\"note\":\"$db2 MiB in use (was $db0 before, $db1 with the sessions); $left sessions left\",\"errors\":$([ "$left" = 0 ] && echo 0 || echo 1)}"
+  local left; left=$(db_count "$db" "SELECT (SELECT COUNT(*) FROM sessions) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM tokens) + (SELECT COUNT(*) FROM authorization_codes)")
+  local audit; audit=$(db_count "$db" "SELECT COUNT(*) FROM audit_events")
+  emit "{\"row\":\"database after purging expired rows\",\"who\":\"poort\",\"target\":\"back to its size\",\"note\":\"$db2 MiB in use (was $db0 before, $db1 with the sessions); $left sessions, grants, codes or tokens left; the audit trail keeps its $audit sign-in events\",\"errors\":$([ "$left" = 0 ] && echo 0 || echo 1)}"
   stop_server "$PID"
 
   log "reference: $SESSIONS sign-ins (unbounded in-memory adapter)"

@@ -106,6 +106,12 @@ impl PasswordPool {
         self.permits.acquire().await.map_err(|_| Busy)
     }
 
+    /// Whether a check now would be refused: every slot taken and the queue full. Callers ask
+    /// before doing any other work, so an overload is answered at the cost of a few atomics.
+    pub fn saturated(&self) -> bool {
+        self.permits.available_permits() == 0 && self.waiting.load(std::sync::atomic::Ordering::SeqCst) >= self.max_waiting
+    }
+
     /// Whether `password` matches `stored`; with no stored hash, burns the same time and fails.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Busy> {
         let _slot = self.reserve().await?;
@@ -161,10 +167,12 @@ mod tests {
         while pool.waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
+        assert!(pool.saturated());
         assert_eq!(pool.verify("right".into(), Some(stored.clone())).await, Err(Busy));
         assert_eq!(pool.hash("new".into()).await, None);
         drop(running);
         assert_eq!(waiter.await.unwrap(), Ok(true));
+        assert!(!pool.saturated());
         assert_eq!(pool.verify("wrong".into(), Some(stored)).await, Ok(false));
         assert_eq!(pool.verify("anything".into(), None).await, Ok(false), "unknown users never match");
     }

@@ -130,6 +130,11 @@ pub async fn login_submit(
     }
     let Some(sealed) = fields.get("ticket") else { return expired(&state, &headers) };
     let Some(ticket) = ticket::unseal(&state, sealed) else { return expired(&state, &headers) };
+    if state.passwords.saturated() {
+        // Overloaded: say so before spending any database work on a check that cannot run.
+        state.metrics.inc(crate::accounts::throttle::RATE_LIMITED, &[("limit", "password_hashing")]);
+        return busy(&state, &headers);
+    }
     let page_locale = locale(&state, &headers, Some(&ticket));
     let client = match ticket_client(&state, &headers, &ticket).await {
         Ok(client) => client,
