@@ -49,6 +49,18 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest request line plus headers accepted, in bytes (HTTP/1.1; the header list on HTTP/2).
+    pub max_header_bytes: usize,
+    /// A connection must send a request's complete headers within this time (slow clients are
+    /// cut off), and a request must be answered within `request_timeout` (503 after that).
+    #[serde(with = "crate::duration")]
+    pub header_timeout: Duration,
+    #[serde(with = "crate::duration")]
+    pub request_timeout: Duration,
+    /// The longest a fetch of what a client publishes (`jwks_uri`, `request_uri`,
+    /// `sector_identifier_uri`) may take; a server that hangs costs a request no more.
+    #[serde(with = "crate::duration")]
+    pub outbound_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -59,6 +71,10 @@ impl Default for ServerSettings {
             tls: None,
             shutdown_grace: Duration::from_secs(20),
             max_body_bytes: 64 * 1024,
+            max_header_bytes: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            outbound_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -80,7 +96,7 @@ pub struct StorageSettings {
     /// `sqlite://…` or `postgres://…`. Defaults to `<data_dir>/poort.db`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
-    /// Connection pool size.
+    /// Connection pool size for PostgreSQL, per node (SQLite always uses one connection).
     pub max_connections: u32,
     /// How often expired rows (codes, tokens, sessions, one-time links) are purged.
     #[serde(with = "crate::duration")]
@@ -111,6 +127,10 @@ pub struct KeySettings {
     /// this secret. It must then stay the same for every node and every restart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_secret: Option<String>,
+    /// How often each node reads the key set from the database, so a rotation by another node
+    /// or by `poort keys rotate` reaches it without a restart.
+    #[serde(with = "crate::duration")]
+    pub reload_interval: Duration,
 }
 
 impl Default for KeySettings {
@@ -119,6 +139,7 @@ impl Default for KeySettings {
             algorithms: vec!["RS256".into(), "ES256".into()],
             rotation_interval: Duration::from_secs(90 * 24 * 3600),
             encryption_secret: None,
+            reload_interval: Duration::from_secs(30),
         }
     }
 }
@@ -384,11 +405,14 @@ pub struct PasswordSettings {
     /// The lowest zxcvbn score (0 to 4) a new password may have; the person's own name and
     /// e-mail address count against it.
     pub min_score: u8,
+    /// Password hashing runs on one thread per core; this many more checks may wait for one
+    /// before a sign-in is answered 503 ("busy, try again") instead of queueing without end.
+    pub hash_queue_limit: usize,
 }
 
 impl Default for PasswordSettings {
     fn default() -> Self {
-        Self { min_length: 10, min_score: 3 }
+        Self { min_length: 10, min_score: 3, hash_queue_limit: 32 }
     }
 }
 
@@ -498,6 +522,11 @@ pub struct RegistrationSettings {
     /// How long a registered client's secret is valid (0s: it never expires).
     #[serde(with = "crate::duration")]
     pub secret_lifetime: Duration,
+    /// Registrations one client address may make within `per_ip_window` (0: no limit); then
+    /// it is refused (429) for that long. IPv6 addresses count per /64.
+    pub max_per_ip: u32,
+    #[serde(with = "crate::duration")]
+    pub per_ip_window: Duration,
 }
 
 impl Default for RegistrationSettings {
@@ -507,6 +536,8 @@ impl Default for RegistrationSettings {
             initial_access_token: None,
             allow_http_redirect_uris_on_loopback: true,
             secret_lifetime: Duration::ZERO,
+            max_per_ip: 20,
+            per_ip_window: Duration::from_secs(3600),
         }
     }
 }
@@ -557,6 +588,15 @@ pub struct StaticClient {
     /// People sign in to this client through this connector (its id), skipping the sign-in page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connector: Option<String>,
+    /// The algorithm of its ID tokens (RS256 when absent); `keys.algorithms` must keep a key for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// `"jwt"` (RFC 9068 access tokens, the default) or `"opaque"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<String>,
+    /// The algorithm of its JWT access tokens (RS256 when absent); `keys.algorithms` must keep a key for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_signed_response_alg: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -593,6 +633,18 @@ impl Settings {
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::at("server.max_body_bytes", "must be at least 1024"));
         }
+        if !(8192..=1024 * 1024).contains(&self.server.max_header_bytes) {
+            return Err(ConfigError::at("server.max_header_bytes", "must be between 8192 and 1048576"));
+        }
+        for (key, value) in [
+            ("server.header_timeout", self.server.header_timeout),
+            ("server.request_timeout", self.server.request_timeout),
+            ("server.outbound_timeout", self.server.outbound_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+        }
         if let Some(url) = &self.storage.database_url
             && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -608,6 +660,9 @@ impl Settings {
                     format!("`{alg}` is not supported (choose from {})", SIGNING_ALGORITHMS.join(", ")),
                 ));
             }
+        }
+        if self.keys.reload_interval.is_zero() {
+            return Err(ConfigError::at("keys.reload_interval", "must be longer than zero"));
         }
         if let Some(secret) = &self.keys.encryption_secret
             && secret.len() < 32
@@ -680,6 +735,9 @@ impl Settings {
         {
             return Err(ConfigError::at("registration.initial_access_token", "must be at least 16 characters"));
         }
+        if self.registration.per_ip_window.is_zero() {
+            return Err(ConfigError::at("registration.per_ip_window", "must be longer than zero"));
+        }
         if let Some(token) = &self.metrics.bearer_token
             && token.len() < 16
         {
@@ -701,6 +759,20 @@ impl Settings {
         for (index, client) in self.clients.iter().enumerate() {
             let prefix = format!("clients[{index}]");
             client.validate(&prefix)?;
+            let algorithms = self.signing_algorithms();
+            for (field, alg) in [
+                ("id_token_signed_response_alg", &client.id_token_signed_response_alg),
+                ("access_token_signed_response_alg", &client.access_token_signed_response_alg),
+            ] {
+                if let Some(alg) = alg
+                    && !algorithms.contains(alg)
+                {
+                    return Err(ConfigError::at(
+                        format!("{prefix}.{field}"),
+                        format!("`{alg}` has no key (keys.algorithms keeps {})", algorithms.join(", ")),
+                    ));
+                }
+            }
             if !seen.insert(client.client_id.as_str()) {
                 return Err(ConfigError::at(
                     format!("{prefix}.client_id"),
@@ -813,6 +885,11 @@ impl StaticClient {
                     return Err(ConfigError::at(key(field), format!("`{uri}` must not have a fragment")));
                 }
             }
+        }
+        if let Some(format) = &self.access_token_format
+            && !matches!(format.as_str(), "jwt" | "opaque")
+        {
+            return Err(ConfigError::at(key("access_token_format"), "must be \"jwt\" or \"opaque\""));
         }
         if self.redirect_uris.is_empty() && self.grant_types.iter().any(|g| g == "authorization_code") {
             return Err(ConfigError::at(key("redirect_uris"), "at least one is needed for authorization_code"));

@@ -160,6 +160,10 @@ fn bad_values_name_the_key_and_the_problem() {
         ("[themes]\ndir = \"/nonexistent/theme\"\n", "themes.dir", "not a folder"),
         ("[outbound]\nca_file = \"/nonexistent/ca.pem\"\n", "outbound.ca_file", "not a file"),
         ("[themes]\ndefault_locale = \"de\"\n", "themes.default_locale", "en, nl"),
+        ("[server]\nmax_header_bytes = 100\n", "server.max_header_bytes", "between 8192"),
+        ("[server]\nheader_timeout = \"0s\"\n", "server.header_timeout", "longer than zero"),
+        ("[passwords]\nhash_queue_limit = -1\n", "passwords.hash_queue_limit", ""),
+        ("[registration]\nper_ip_window = \"0s\"\n", "registration.per_ip_window", "longer than zero"),
         ("[passwords]\nmin_length = 4\n", "passwords.min_length", "between 8 and 64"),
         ("[passwords]\nmin_score = 5\n", "passwords.min_score", "between 0 and 4"),
         ("[accounts]\nreset_link_ttl = \"0s\"\n", "accounts.reset_link_ttl", "longer than zero"),
@@ -189,6 +193,21 @@ fn bad_values_name_the_key_and_the_problem() {
             "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"https://a/cb\"]\ntoken_endpoint_auth_method = \"magic\"\n",
             "clients[0].token_endpoint_auth_method",
             "one of",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb\"]\naccess_token_format = \"paseto\"\n",
+            "clients[0].access_token_format",
+            "opaque",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb\"]\nid_token_signed_response_alg = \"EdDSA\"\n",
+            "clients[0].id_token_signed_response_alg",
+            "has no key",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nclient_secret = \"0123456789abcdef\"\nredirect_uris = [\"https://a/cb\"]\naccess_token_signed_response_alg = \"PS256\"\n",
+            "clients[0].access_token_signed_response_alg",
+            "has no key",
         ),
     ];
     for (text, key, problem) in cases {

@@ -29,6 +29,8 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     let hash_key: Arc<[u8]> = crate::secrets::hash_key(&store).await?.into();
     let http = outbound_http_client(&settings)?;
     let issuer: Arc<str> = settings.issuer_string().into();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let passwords = crate::password::PasswordPool::new(cores, settings.passwords.hash_queue_limit);
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
     Ok(AppState {
         settings: Arc::new(settings),
@@ -42,20 +44,23 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         theme: Arc::new(theme),
         mailer: Arc::new(mailer),
         password_policy,
-        passwords: crate::password::PasswordPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        passwords,
         metrics: Arc::default(),
         backchannel: Arc::default(),
         upstreams: Arc::new(poort_federation::discovery::Upstreams::new()),
     })
 }
 
-/// The client for outbound fetches of client-published documents: no redirects, short
-/// timeouts, and the extra roots of `outbound.ca_file` trusted beside the public ones.
+/// The client for outbound fetches of client-published documents: no redirects, the
+/// `server.outbound_timeout`, and the extra roots of `outbound.ca_file` trusted beside the public ones.
 fn outbound_http_client(settings: &Settings) -> Result<reqwest::Client, StartError> {
+    // Every fetch ends within the timeout, so a server that hangs cannot hold a request (or a
+    // worker) longer.
+    let timeout = settings.server.outbound_timeout;
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
         .user_agent(concat!("Poort/", env!("CARGO_PKG_VERSION")));
     if let Some(file) = &settings.outbound.ca_file {
         let unusable = |detail: String| StartError::Tls(format!("outbound.ca_file `{}`: {detail}", file.display()));
@@ -74,6 +79,7 @@ fn outbound_http_client(settings: &Settings) -> Result<reqwest::Client, StartErr
 /// The router over every endpoint of the route table.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.server.max_body_bytes;
+    let request_timeout = state.settings.server.request_timeout;
     let mut router = Router::new();
     for endpoint in routes::endpoints(&state.settings) {
         router = router.route(endpoint.path, endpoint.handler);
@@ -83,7 +89,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         // Spans name the path only: query strings can carry hints and tokens.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// The registration metadata stored for a configured client.
 pub fn metadata_of(client: &StaticClient) -> Value {
-    json!({
+    let mut metadata = json!({
         "client_name": client.client_name,
         "redirect_uris": client.redirect_uris,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
@@ -22,12 +22,30 @@ pub fn metadata_of(client: &StaticClient) -> Value {
         "required_permissions": client.required_permissions,
         "requires_terms": client.requires_terms,
         "scope": client.scope,
-        "frontchannel_logout_uri": client.frontchannel_logout_uri,
-        "frontchannel_logout_session_required": client.frontchannel_logout_uri.as_ref().map(|_| true),
-        "backchannel_logout_uri": client.backchannel_logout_uri,
-        "backchannel_logout_session_required": client.backchannel_logout_uri.as_ref().map(|_| true),
-        "connector": client.connector,
-    })
+    });
+    // Optional members are left out rather than stored as null.
+    for (member, value) in [
+        ("id_token_signed_response_alg", &client.id_token_signed_response_alg),
+        ("access_token_format", &client.access_token_format),
+        ("access_token_signed_response_alg", &client.access_token_signed_response_alg),
+        ("frontchannel_logout_uri", &client.frontchannel_logout_uri),
+        ("backchannel_logout_uri", &client.backchannel_logout_uri),
+        ("connector", &client.connector),
+    ] {
+        if let Some(value) = value {
+            metadata[member] = json!(value);
+        }
+    }
+    // Poort's logout tokens and frames always carry `sid`.
+    for (uri, flag) in [
+        (&client.frontchannel_logout_uri, "frontchannel_logout_session_required"),
+        (&client.backchannel_logout_uri, "backchannel_logout_session_required"),
+    ] {
+        if uri.is_some() {
+            metadata[flag] = json!(true);
+        }
+    }
+    metadata
 }
 
 /// Writes every configured client to the store (replacing what the configuration said before)

@@ -30,6 +30,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "poort_backchannel_logout_deliveries_total",
         "Back-channel logout POSTs attempted by this node, by outcome (delivered, retrying, failed).",
     ),
+    (
+        "poort_rate_limited_total",
+        "Requests refused by a limit, by limit: sign_in (per account or client address), mail_request, registration, password_hashing (the hashing queue was full).",
+    ),
 ];
 
 /// A gauge read at scrape time.

@@ -280,7 +280,7 @@ mod tests {
     fn the_defaults_are_ten_characters_and_score_three() {
         assert_eq!((policy().min_length(), policy().min_score()), (10, 3));
         assert_eq!(PasswordPolicy::new(12, 9).min_score(), 4);
-        let settings = PasswordSettings { min_length: 14, min_score: 2 };
+        let settings = PasswordSettings { min_length: 14, min_score: 2, ..PasswordSettings::default() };
         assert_eq!(PasswordPolicy::from_settings(&settings), PasswordPolicy::new(14, 2));
     }
 

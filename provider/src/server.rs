@@ -8,7 +8,6 @@ use axum_server::tls_rustls::RustlsConfig;
 use poort_config::{MailTransport, Settings};
 use poort_storage::Store;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Running {
@@ -23,7 +22,7 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     clients::sync_static_clients(&store, &settings).await.map_err(StartError::Clients)?;
     crate::federation::connectors::sync_configured(&store, &settings).await.map_err(StartError::Connectors)?;
     let state = app::state(settings.clone(), store.clone()).await?;
-    state.keyring.spawn_refresher(Duration::from_secs(30));
+    state.keyring.spawn_refresher(settings.keys.reload_interval);
     #[cfg(unix)]
     state.keyring.reload_on_hangup().map_err(|e| StartError::Internal(format!("cannot listen for SIGHUP: {e}")))?;
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
@@ -43,16 +42,43 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
                     tls.key_file.display()
                 ))
             })?;
-            let server = axum_server::from_tcp_rustls(listener, config).map_err(|e| StartError::Listen(addr, e))?;
+            let mut server = axum_server::from_tcp_rustls(listener, config).map_err(|e| StartError::Listen(addr, e))?;
+            limit_connections(server.http_builder(), &settings);
+            let server = server.first_request_timeout(settings.server.header_timeout);
             tokio::spawn(server.handle(handle.clone()).serve(router))
         }
         None => {
-            let server = axum_server::from_tcp(listener).map_err(|e| StartError::Listen(addr, e))?;
+            let mut server = axum_server::from_tcp(listener).map_err(|e| StartError::Listen(addr, e))?;
+            limit_connections(server.http_builder(), &settings);
+            let server = server.first_request_timeout(settings.server.header_timeout);
             tokio::spawn(server.handle(handle.clone()).serve(router))
         }
     };
     Ok((Running { local_addr, handle, task }, store))
 }
+
+/// What one connection may cost before a handler runs: the size of the request line and
+/// headers, how long they may take to arrive, and (HTTP/2) how many streams run at once.
+/// Bodies are bounded by `server.max_body_bytes` in the router.
+fn limit_connections(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>, settings: &Settings) {
+    let server = &settings.server;
+    builder
+        .http1()
+        .max_buf_size(server.max_header_bytes)
+        .max_headers(MAX_HEADERS)
+        .header_read_timeout(server.header_timeout);
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_HTTP2_STREAMS)
+        .keep_alive_interval(server.header_timeout)
+        .keep_alive_timeout(server.header_timeout);
+}
+
+/// More headers than any browser or client library sends.
+const MAX_HEADERS: usize = 100;
+/// Concurrent requests on one HTTP/2 connection.
+const MAX_HTTP2_STREAMS: u32 = 64;
 
 /// `poort serve` until a shutdown signal, then drain in-flight requests and close the store.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {

@@ -219,6 +219,8 @@ fn start_op() -> Op {
             .env("POORT__OUTBOUND__CA_FILE", "cert.pem")
             // Deliveries go out at once (the worker is woken); the poll is the fallback.
             .env("POORT__LOGOUT__BACKCHANNEL_POLL_INTERVAL", "1s")
+            // The dynamic plans register dozens of clients, all from loopback.
+            .env("POORT__REGISTRATION__MAX_PER_IP", "0")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log_file).unwrap())
             .spawn()

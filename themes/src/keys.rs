@@ -51,6 +51,7 @@ pub const ERRORS: &[&str] = &[
     "error.csrf",
     "error.not_found",
     "error.too_many_requests",
+    "error.busy",
     "error.server",
 ];
 

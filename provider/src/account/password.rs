@@ -107,7 +107,10 @@ pub async fn change(State(state): State<AppState>, ip: ClientIp, headers: Header
         Ok(attempt) => attempt,
         Err(message_key) => return throttled(message_key),
     };
-    let matched = state.passwords.verify(field("current_password"), user.password_hash.clone()).await;
+    let Ok(matched) = state.passwords.verify(field("current_password"), user.password_hash.clone()).await else {
+        state.metrics.inc(crate::accounts::throttle::RATE_LIMITED, &[("limit", "password_hashing")]);
+        return crate::authorize::interaction::busy(&state, &headers);
+    };
     let counted = attempt.finish(&state, matched).await;
     if !matched {
         let _ = state.store.audit().record(audit("password.change_failed", json!({ "reason": "current_incorrect" }))).await;

@@ -16,6 +16,11 @@
 //! (`max_failed_sign_ins`) and per client address (`max_failures_per_ip`); beyond that the page
 //! says "too many requests" — for every address alike.
 //!
+//! **Registrations** (RFC 7591) count per client address: `registration.max_per_ip` within
+//! `registration.per_ip_window`, then the address is refused for that long.
+//!
+//! Every refusal is counted in the `poort_rate_limited_total` metric, by limit.
+//!
 //! Counters are keyed by a keyed hash, so the table holds no names or addresses. The client
 //! address comes from the socket (`ConnectInfo`), or from `X-Forwarded-For` when the socket is a
 //! trusted proxy; IPv6 clients count per /64. Without a socket (a router driven in process)
@@ -36,6 +41,9 @@ use std::time::Duration;
 pub const TOO_MANY_ATTEMPTS: &str = "sign_in.too_many_attempts";
 /// Shown when the throttle itself cannot be consulted.
 const UNAVAILABLE: &str = "error.server";
+
+/// The metric counting refusals, labelled by limit.
+pub const RATE_LIMITED: &str = "poort_rate_limited_total";
 
 /// The progressive delay counts at most this many failures.
 const MAX_DELAY_STEPS: i64 = 10;
@@ -151,6 +159,7 @@ impl SignInAttempt {
         };
         let (address, name) = looked_up.await.map_err(unavailable)?;
         if address.is_locked(at) {
+            state.metrics.inc(RATE_LIMITED, &[("limit", "sign_in")]);
             return Err(TOO_MANY_ATTEMPTS);
         }
         tokio::time::sleep(delay_for(name.failures, state.settings.accounts.failure_delay)).await;
@@ -168,6 +177,7 @@ impl SignInAttempt {
         let result = async {
             if password_matched {
                 if locked {
+                    state.metrics.inc(RATE_LIMITED, &[("limit", "sign_in")]);
                     return Ok(Err(TOO_MANY_ATTEMPTS));
                 }
                 counters.clear(&self.name_key).await?;
@@ -202,18 +212,36 @@ pub async fn allow_mail_request(state: &AppState, ip: ClientIp, address: &str) -
     let counters = state.store.throttle();
     let address_key = counter_key(state, "mail recipient", &normalize_email(address));
     let client_key = ip.0.map(|ip| counter_key(state, "mail client", &address_group(ip)));
-    if counters.get(&address_key, at).await?.is_locked(at) {
-        return Ok(false);
-    }
-    if let Some(key) = &client_key
-        && counters.get(key, at).await?.is_locked(at)
-    {
+    let recipient_locked = counters.get(&address_key, at).await?.is_locked(at);
+    let client_locked = match &client_key {
+        Some(key) => counters.get(key, at).await?.is_locked(at),
+        None => false,
+    };
+    if recipient_locked || client_locked {
+        state.metrics.inc(RATE_LIMITED, &[("limit", "mail_request")]);
         return Ok(false);
     }
     counters.record_failure(&address_key, per_name(state), at).await?;
     if let Some(key) = &client_key {
         counters.record_failure(key, per_address(state), at).await?;
     }
+    Ok(true)
+}
+
+/// Whether a client registration from `ip` may go ahead now; counts it when it may. Without a
+/// known address (a router driven in process) there is nothing to count by.
+pub async fn allow_registration(state: &AppState, ip: ClientIp) -> Result<bool, StorageError> {
+    let settings = &state.settings.registration;
+    let Some(ip) = ip.0.filter(|_| settings.max_per_ip > 0) else { return Ok(true) };
+    let window = settings.per_ip_window.as_secs() as i64;
+    let limits = ThrottleLimits { max_failures: i64::from(settings.max_per_ip), lock_secs: window, forget_after_secs: window };
+    let (at, counters) = (now(), state.store.throttle());
+    let key = counter_key(state, "registration client", &address_group(ip));
+    if counters.get(&key, at).await?.is_locked(at) {
+        state.metrics.inc(RATE_LIMITED, &[("limit", "registration")]);
+        return Ok(false);
+    }
+    counters.record_failure(&key, limits, at).await?;
     Ok(true)
 }
 

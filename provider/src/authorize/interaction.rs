@@ -59,6 +59,13 @@ pub(crate) fn server_error(state: &AppState, headers: &HeaderMap, error: impl st
     pages::error(state, locale(state, headers, None), StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
 }
 
+/// Every password-hashing slot is taken and its queue is full: answer at once, not after a wait.
+pub(crate) fn busy(state: &AppState, headers: &HeaderMap) -> Response {
+    let mut page = pages::error(state, locale(state, headers, None), StatusCode::SERVICE_UNAVAILABLE, "error.busy", None);
+    page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    page
+}
+
 pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -154,6 +161,11 @@ pub async fn login_submit(
     }
     let Some(sealed) = fields.get("ticket") else { return expired(&state, &headers) };
     let Some(ticket) = ticket::unseal(&state, sealed) else { return expired(&state, &headers) };
+    if state.passwords.saturated() {
+        // Overloaded: say so before spending any database work on a check that cannot run.
+        state.metrics.inc(crate::accounts::throttle::RATE_LIMITED, &[("limit", "password_hashing")]);
+        return busy(&state, &headers);
+    }
     let page_locale = locale(&state, &headers, Some(&ticket));
     let client = match ticket_client(&state, &headers, &ticket).await {
         Ok(client) => client,
@@ -228,7 +240,10 @@ pub async fn login_submit(
         Err(message_key) => return retry(message_key),
     };
     // Verify even when there is no such user, so both cost the same time.
-    let matched = state.passwords.verify(password, stored).await;
+    let Ok(matched) = state.passwords.verify(password, stored).await else {
+        state.metrics.inc(crate::accounts::throttle::RATE_LIMITED, &[("limit", "password_hashing")]);
+        return busy(&state, &headers);
+    };
     let audit = |kind: &str, user_id: Option<String>| poort_storage::repo::AuditEvent {
         kind: kind.into(),
         user_id,

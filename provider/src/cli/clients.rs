@@ -118,6 +118,9 @@ pub async fn run(command: ClientCommand, settings: &Settings) -> Result<(), Star
                 frontchannel_logout_uri,
                 backchannel_logout_uri,
                 connector,
+                id_token_signed_response_alg: None,
+                access_token_format: None,
+                access_token_signed_response_alg: None,
             };
             client.validate("client").map_err(|e| StartError::Usage(e.to_string()))?;
             let key = secrets::hash_key(&store).await?;

@@ -75,6 +75,7 @@ pub fn run() -> ExitCode {
     if !matches!(cli.command, Command::Serve) {
         restore_default_sigpipe();
     }
+    crate::password::release_hashing_memory_promptly();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -81,6 +81,9 @@ pub struct ClientMetadata {
     /// Poort: `"jwt"` (RFC 9068, the default) or `"opaque"` access tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<String>,
+    /// Poort: the algorithm of its JWT access tokens (RS256 when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_signed_response_alg: Option<String>,
     /// Poort: accept PKCE `plain` from this client (S256 is always accepted).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_plain_pkce: bool,
@@ -176,6 +179,10 @@ impl Client {
 
     pub fn id_token_alg(&self) -> &str {
         self.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256")
+    }
+
+    pub fn access_token_alg(&self) -> &str {
+        self.metadata.access_token_signed_response_alg.as_deref().unwrap_or(crate::tokens::access_token::JWT_ALG)
     }
 
     pub fn wants_jwt_access_tokens(&self) -> bool {

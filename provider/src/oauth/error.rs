@@ -141,6 +141,11 @@ impl std::fmt::Display for OAuthError {
 
 impl From<poort_storage::StorageError> for OAuthError {
     fn from(error: poort_storage::StorageError) -> Self {
+        if error.is_unavailable() {
+            // The database is down, full or read-only: the client may try again shortly.
+            tracing::error!(%error, "the database cannot serve the request now");
+            return Self::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; try again shortly");
+        }
         Self::server_error(error)
     }
 }

@@ -7,7 +7,7 @@ use super::validate::{self, Policy, invalid};
 use super::{body, sector};
 use crate::crypto::{b64url, constant_time_eq, keyed_hash, random_bytes, random_token};
 use crate::oauth::client_auth::seal_secret;
-use crate::oauth::{ClientMetadata, OAuthError};
+use crate::oauth::{ClientMetadata, ErrorCode, OAuthError};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -19,8 +19,19 @@ use poort_storage::repo::{ClientSource, NewClient};
 use serde_json::{Map, Value};
 
 /// RFC 7591 §3.1: register a client.
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, OAuthError> {
+pub async fn register(
+    State(state): State<AppState>,
+    ip: crate::accounts::throttle::ClientIp,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthError> {
     access::check_initial_access_token(&state, &headers)?;
+    if !crate::accounts::throttle::allow_registration(&state, ip).await? {
+        let mut refused = OAuthError::new(ErrorCode::TemporarilyUnavailable, "too many registrations from this address; try again later")
+            .into_response();
+        *refused.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(refused);
+    }
     let request = body::json_object(&headers, body, state.settings.server.max_body_bytes).await?;
     let metadata = checked_metadata(&state, &request).await?;
     let client_id = b64url(&random_bytes::<16>());

@@ -260,6 +260,11 @@ fn check_signing_algorithms(m: &mut ClientMetadata, policy: &Policy) -> Result<(
     {
         return Err(invalid(format!("userinfo_signed_response_alg must be one of {}", ours.join(", "))));
     }
+    if let Some(alg) = &m.access_token_signed_response_alg
+        && !ours.contains(alg)
+    {
+        return Err(invalid(format!("access_token_signed_response_alg must be one of {}", ours.join(", "))));
+    }
     if let Some(alg) = &m.request_object_signing_alg
         && !REQUEST_OBJECT_ALGS.contains(&alg.as_str())
     {
@@ -522,6 +527,8 @@ mod tests {
             "invalid_client_metadata"
         );
         assert_eq!(alg("id_token_signed_response_alg", "PS256", "code", code.clone()), "invalid_client_metadata");
+        assert_eq!(alg("access_token_signed_response_alg", "ES256", "code", code.clone()), "ok");
+        assert_eq!(alg("access_token_signed_response_alg", "PS256", "code", code.clone()), "invalid_client_metadata");
         assert_eq!(alg("id_token_signed_response_alg", "HS256", "code", code.clone()), "invalid_client_metadata");
         assert_eq!(alg("userinfo_signed_response_alg", "RS256", "code", code.clone()), "ok");
         assert_eq!(alg("userinfo_signed_response_alg", "none", "code", code.clone()), "invalid_client_metadata");

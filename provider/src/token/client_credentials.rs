@@ -33,31 +33,20 @@ pub async fn grant(state: &AppState, client: &Client, request: Request) -> Resul
     }
     let scope = granted_scope(client, request.scope.as_deref())?;
     let expires_at = now() + state.settings.tokens.access_token_ttl.as_secs() as i64;
-    let grant = state
-        .store
-        .grants()
-        .create_grant(NewGrant {
-            client_id: client.id.clone(),
-            user_id: None,
-            session_id: None,
-            scope: scope.clone(),
-            claims: None,
-            auth_time: None,
-            expires_at,
-        })
-        .await?;
-    let access = access_token::issue(
-        state,
-        &AccessTokenRequest {
-            client,
-            grant_id: &grant.id,
-            user_id: None,
-            subject: &client.id,
-            scope: &scope,
-            auth_time: None,
-        },
-    )
-    .await?;
+    let request = AccessTokenRequest { client, grant_id: "", user_id: None, subject: &client.id, scope: &scope, auth_time: None };
+    let (access, row) = access_token::mint(state, &request)?;
+    // The grant and its token are stored together: a client's token needs no separate grant
+    // that could be revoked between the two.
+    let grant = NewGrant {
+        client_id: client.id.clone(),
+        user_id: None,
+        session_id: None,
+        scope: scope.clone(),
+        claims: None,
+        auth_time: None,
+        expires_at,
+    };
+    state.store.grants().create_grant_with_token(grant, row).await?;
     Ok(TokenResponse {
         scope: (!scope.is_empty()).then_some(scope),
         ..TokenResponse::bearer(access.token, access.expires_in)

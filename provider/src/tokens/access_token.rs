@@ -1,4 +1,5 @@
-//! Access tokens: RFC 9068 JWTs (`typ: at+jwt`, signed RS256) by default, or opaque random
+//! Access tokens: RFC 9068 JWTs (`typ: at+jwt`, signed RS256 unless the client registered
+//! `access_token_signed_response_alg`) by default, or opaque random
 //! values for clients that ask for them. Either way the token has a row in `tokens` under its
 //! grant, so revoking the token or the grant ends it:
 //!
@@ -18,7 +19,7 @@ use poort_storage::now;
 use poort_storage::repo::{NewToken, TokenKind, TokenRecord};
 use serde_json::{Map, Value, json};
 
-/// The algorithm JWT access tokens are signed with (every key ring holds an RS256 key).
+/// The algorithm JWT access tokens are signed with by default (every key ring holds an RS256 key).
 pub const JWT_ALG: &str = "RS256";
 /// The `typ` header of RFC 9068 access tokens.
 pub const JWT_TYPE: &str = "at+jwt";
@@ -46,6 +47,16 @@ pub struct IssuedAccessToken {
 /// Issues an access token and stores its row. `invalid_grant` when the grant was revoked or
 /// expired meanwhile (nothing is stored then).
 pub async fn issue(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<IssuedAccessToken, OAuthError> {
+    let (issued, row) = mint(state, request)?;
+    match state.store.grants().store_token(row).await? {
+        Some(_) => Ok(issued),
+        None => Err(OAuthError::invalid_grant("the grant has been revoked or has expired")),
+    }
+}
+
+/// Makes an access token and the row that stores it, without storing it (the caller does,
+/// under `request.grant_id` or with a new grant).
+pub fn mint(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<(IssuedAccessToken, NewToken), OAuthError> {
     let issued_at = now();
     let expires_in = state.settings.tokens.access_token_ttl.as_secs() as i64;
     let (token, token_hash) = if request.client.wants_jwt_access_tokens() {
@@ -62,31 +73,24 @@ pub async fn issue(state: &AppState, request: &AccessTokenRequest<'_>) -> Result
         if let Some(auth_time) = request.auth_time {
             claims.insert("auth_time".into(), json!(auth_time));
         }
-        let token = jwt::sign(&state.keyring.snapshot(), JWT_ALG, Some(JWT_TYPE), claims)?;
+        let token = jwt::sign(&state.keyring.snapshot(), request.client.access_token_alg(), Some(JWT_TYPE), claims)?;
         (token, jti_hash(state, &jti))
     } else {
         let token = random_token();
         let hash = keyed_hash(&state.hash_key, &token);
         (token, hash)
     };
-    let stored = state
-        .store
-        .grants()
-        .store_token(NewToken {
-            token_hash,
-            kind: TokenKind::Access,
-            grant_id: request.grant_id.to_string(),
-            client_id: request.client.id.clone(),
-            user_id: request.user_id.map(str::to_string),
-            scope: request.scope.to_string(),
-            family_id: None,
-            expires_at: issued_at + expires_in,
-        })
-        .await?;
-    match stored {
-        Some(_) => Ok(IssuedAccessToken { token, expires_in }),
-        None => Err(OAuthError::invalid_grant("the grant has been revoked or has expired")),
-    }
+    let row = NewToken {
+        token_hash,
+        kind: TokenKind::Access,
+        grant_id: request.grant_id.to_string(),
+        client_id: request.client.id.clone(),
+        user_id: request.user_id.map(str::to_string),
+        scope: request.scope.to_string(),
+        family_id: None,
+        expires_at: issued_at + expires_in,
+    };
+    Ok((IssuedAccessToken { token, expires_in }, row))
 }
 
 /// The stored row of a presented token (access or refresh), in whatever state; `None` for a

@@ -37,6 +37,19 @@ impl Page {
     }
 }
 
+/// Keeps the cookies a response sets in `jar`, and forgets those it clears.
+pub fn remember_cookies(jar: &mut BTreeMap<String, String>, headers: &axum::http::HeaderMap) {
+    for value in headers.get_all(header::SET_COOKIE) {
+        let text = value.to_str().unwrap();
+        let (name, value) = text.split(';').next().unwrap().split_once('=').unwrap();
+        if value.is_empty() || text.contains("Max-Age=0") {
+            jar.remove(name);
+        } else {
+            jar.insert(name.to_string(), value.to_string());
+        }
+    }
+}
+
 fn html_unescape(text: &str) -> String {
     text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
@@ -80,16 +93,7 @@ impl Browser {
             builder = builder.header(header::COOKIE, cookie);
         }
         let response = self.router.clone().oneshot(builder.body(body).unwrap()).await.unwrap();
-        for value in response.headers().get_all(header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || text.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_string(), value.to_string());
-            }
-        }
+        remember_cookies(&mut self.cookies, response.headers());
         let status = response.status();
         let headers = response.headers().clone();
         let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());

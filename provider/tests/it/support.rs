@@ -316,3 +316,4 @@ pub async fn sign_in_over_http(base: &str, client_id: &str, redirect_uri: &str, 
     let code = url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").expect("a code").1.into_owned();
     (session, code)
 }
+

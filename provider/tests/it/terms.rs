@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use poort::app;
 use poort::state::AppState;
 use poort_storage::now;
-use poort_storage::repo::{NewUser, TermsVersion, UserStatus};
+use poort_storage::repo::TermsVersion;
 
 const ISSUER: &str = "https://op.example";
 const CB: &str = "https://rp.example/cb";
@@ -24,22 +24,7 @@ impl Fixture {
     /// consent) and `plain` (no terms); one active user, ann.
     async fn new() -> Self {
         let (state, dir) = crate::support::provider(ISSUER, |_| {}).await;
-        let user_id = state
-            .store
-            .users()
-            .create(NewUser {
-                email: "ann@example.com".into(),
-                username: Some("ann".into()),
-                display_name: None,
-                email_verified: true,
-                claims: serde_json::json!({}),
-                status: UserStatus::Active,
-                auth_method: "password".into(),
-                password_hash: Some(poort::password::hash(PASSWORD)),
-            })
-            .await
-            .unwrap()
-            .id;
+        let user_id = crate::support::insert_user(&state, "ann@example.com", PASSWORD).await;
         let fixture = Self { state, user_id, _dir: dir };
         let settings_client = serde_json::json!({
             "redirect_uris": [CB], "client_name": "Instellingen en onderhoud", "first_party": true, "requires_terms": true

@@ -4,8 +4,9 @@
 use crate::entity::audit::audit_event;
 use crate::repo::new_id;
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 /// An event to record.
@@ -57,7 +58,7 @@ impl<'a> AuditLog<'a> {
             ip: Set(event.ip),
             detail: Set(event.detail),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await?;
         Ok(row.into())
     }

@@ -3,8 +3,9 @@
 use crate::entity::clients::client;
 use crate::repo::{parse_stored, text_enum};
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 text_enum! {
     /// Where a client was registered, which decides who may change or remove it.
@@ -95,7 +96,7 @@ impl<'a> Clients<'a> {
         let id = new.client_id.clone();
         let row = new
             .into_row(now())
-            .insert(self.db)
+            .insert_committed(self.db)
             .await
             .map_err(|e| StorageError::conflict_or(e, format!("client {id}")))?;
         row.try_into()

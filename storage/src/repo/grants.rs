@@ -9,6 +9,7 @@
 use crate::entity::grants::{authorization_code, grant, token};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -248,21 +249,7 @@ impl<'a> Grants<'a> {
 
     /// Creates a grant with a new id.
     pub async fn create_grant(&self, new: NewGrant) -> Result<GrantRecord, StorageError> {
-        let row = grant::ActiveModel {
-            id: Set(new_id()),
-            client_id: Set(new.client_id),
-            user_id: Set(new.user_id),
-            session_id: Set(new.session_id),
-            scope: Set(new.scope),
-            claims: Set(new.claims),
-            auth_time: Set(new.auth_time),
-            created_at: Set(now()),
-            expires_at: Set(new.expires_at),
-            revoked_at: Set(None),
-        }
-        .insert(self.db)
-        .await?;
-        Ok(row.into())
+        Ok(grant_row(new).insert_committed(self.db).await?.into())
     }
 
     pub async fn get_grant(&self, id: &str) -> Result<Option<GrantRecord>, StorageError> {
@@ -400,7 +387,7 @@ impl<'a> Grants<'a> {
             expires_at: Set(new.expires_at),
             consumed_at: Set(None),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await
         .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
         row.try_into()
@@ -449,28 +436,26 @@ impl<'a> Grants<'a> {
             txn.rollback().await?;
             return Ok(None);
         }
-        let family_id = match new.kind {
-            TokenKind::Refresh => Some(new.family_id.unwrap_or_else(new_id)),
-            TokenKind::Access => new.family_id,
-        };
-        let row = token::ActiveModel {
-            token_hash: Set(new.token_hash),
-            kind: Set(new.kind.as_str().to_string()),
-            grant_id: Set(new.grant_id),
-            client_id: Set(new.client_id),
-            user_id: Set(new.user_id),
-            scope: Set(new.scope),
-            family_id: Set(family_id),
-            created_at: Set(now()),
-            expires_at: Set(new.expires_at),
-            rotated_at: Set(None),
-            revoked_at: Set(None),
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| StorageError::conflict_or(e, "token"))?;
+        let row = token_row(new).insert(&txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
         txn.commit().await?;
         row.try_into().map(Some)
+    }
+
+    /// Creates a grant and its first token in one transaction (a client's own access token):
+    /// both are stored or neither. The token's `grant_id` is the new grant's.
+    pub async fn create_grant_with_token(
+        &self,
+        grant: NewGrant,
+        token: NewToken,
+    ) -> Result<(GrantRecord, TokenRecord), StorageError> {
+        let txn = begin_write(self.db).await?;
+        let grant: GrantRecord = grant_row(grant).insert(&txn).await?.into();
+        let token = token_row(NewToken { grant_id: grant.id.clone(), ..token })
+            .insert(&txn)
+            .await
+            .map_err(|e| StorageError::conflict_or(e, "token"))?;
+        txn.commit().await?;
+        Ok((grant, token.try_into()?))
     }
 
     /// The token with this hash, in whatever state it is (see [`TokenRecord::is_active`]).
@@ -569,6 +554,42 @@ impl<'a> Grants<'a> {
 
 /// Locks the grant row (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes
 /// every other writer) and answers whether tokens may be issued under it.
+fn grant_row(new: NewGrant) -> grant::ActiveModel {
+    grant::ActiveModel {
+        id: Set(new_id()),
+        client_id: Set(new.client_id),
+        user_id: Set(new.user_id),
+        session_id: Set(new.session_id),
+        scope: Set(new.scope),
+        claims: Set(new.claims),
+        auth_time: Set(new.auth_time),
+        created_at: Set(now()),
+        expires_at: Set(new.expires_at),
+        revoked_at: Set(None),
+    }
+}
+
+/// A refresh token stored without a family starts a new one; access tokens have none.
+fn token_row(new: NewToken) -> token::ActiveModel {
+    let family_id = match new.kind {
+        TokenKind::Refresh => Some(new.family_id.unwrap_or_else(new_id)),
+        TokenKind::Access => new.family_id,
+    };
+    token::ActiveModel {
+        token_hash: Set(new.token_hash),
+        kind: Set(new.kind.as_str().to_string()),
+        grant_id: Set(new.grant_id),
+        client_id: Set(new.client_id),
+        user_id: Set(new.user_id),
+        scope: Set(new.scope),
+        family_id: Set(family_id),
+        created_at: Set(now()),
+        expires_at: Set(new.expires_at),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+    }
+}
+
 async fn lock_live_grant(txn: &DatabaseTransaction, grant_id: &str) -> Result<bool, StorageError> {
     let grant = grant::Entity::find_by_id(grant_id.to_string()).lock_exclusive().one(txn).await?;
     Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > now()))

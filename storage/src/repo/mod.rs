@@ -111,6 +111,30 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
     .await
 }
 
+/// `insert_committed`: inserts one row and returns it as stored, inside an explicit
+/// transaction. SQLite reports a failed commit of an autocommitted statement with `RETURNING`
+/// (a full disk, a read-only file) only when the statement is reset, which the driver does not
+/// check, so a plain `insert` could hand back a row that was never stored; here the commit
+/// fails loudly instead.
+pub(crate) trait InsertCommitted: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send
+where
+    <Self::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<Self>,
+{
+    async fn insert_committed(self, db: &DatabaseConnection) -> Result<<Self::Entity as sea_orm::EntityTrait>::Model, DbErr> {
+        let txn = db.begin().await?;
+        let stored = self.insert(&txn).await?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+}
+
+impl<A> InsertCommitted for A
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+}
+
 /// A new row id: a UUID v7, so ids sort roughly by creation time.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -4,9 +4,10 @@
 use crate::entity::one_time::one_time_token;
 use crate::repo::{begin_write, parse_stored, text_enum};
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
 };
 
 text_enum! {
@@ -93,7 +94,7 @@ impl<'a> OneTimeTokens<'a> {
             expires_at: Set(new.expires_at),
             used_at: Set(None),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await
         .map_err(|e| StorageError::conflict_or(e, "one-time token"))?;
         row.try_into()

@@ -7,9 +7,10 @@
 use crate::entity::sessions::{session, session_client};
 use crate::repo::{begin_write, new_id, strings_from_json, strings_to_json};
 use crate::{StorageError, now};
+use crate::repo::InsertCommitted as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
 };
 
@@ -110,7 +111,7 @@ impl<'a> Sessions<'a> {
             user_agent: Set(new.user_agent),
             ip: Set(new.ip),
         }
-        .insert(self.db)
+        .insert_committed(self.db)
         .await
         .map_err(|e| StorageError::conflict_or(e, "session cookie"))?;
         row.try_into()

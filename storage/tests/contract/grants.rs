@@ -15,6 +15,7 @@ contract!(
     expired_and_unknown_codes_are_refused,
     tokens_round_trip_and_conflict,
     tokens_are_refused_under_a_dead_grant,
+    a_grant_and_its_token_are_stored_together,
     refresh_rotation_detects_reuse,
     concurrent_rotations_have_one_winner,
     refusals_to_rotate,
@@ -474,4 +475,26 @@ async fn purge_removes_only_expired_rows(db: Db) {
     assert!(grants.find_token("live-token").await.unwrap().is_some());
     assert!(matches!(grants.consume_code("live-code", t).await.unwrap(), ConsumeOutcome::Consumed(_)));
     assert_eq!(grants.purge_expired(t).await.unwrap(), 0);
+}
+
+async fn a_grant_and_its_token_are_stored_together(db: Db) {
+    let grants = db.store.grants();
+    let token = |hash: &str| NewToken {
+        token_hash: hash.to_string(),
+        kind: TokenKind::Access,
+        grant_id: "ignored".to_string(),
+        client_id: "service".to_string(),
+        user_id: None,
+        scope: "reports:read".to_string(),
+        family_id: None,
+        expires_at: now() + HOUR,
+    };
+    let grant = NewGrant { user_id: None, session_id: None, auth_time: None, ..new_grant("service", "-") };
+    let (stored_grant, stored_token) = grants.create_grant_with_token(grant.clone(), token("cc-1")).await.unwrap();
+    assert_eq!(stored_token.grant_id, stored_grant.id, "the token is under the new grant");
+    assert_eq!(grants.get_grant(&stored_grant.id).await.unwrap().unwrap().client_id, "service");
+    assert_eq!(grants.find_token("cc-1").await.unwrap().unwrap().grant_id, stored_grant.id);
+    // A token that cannot be stored takes its grant with it.
+    assert_conflict(grants.create_grant_with_token(grant, token("cc-1")).await, "token");
+    assert_eq!(grants.revoke_client_grants("service", now()).await.unwrap().len(), 1, "one grant, not two");
 }

@@ -23,4 +23,5 @@ mod roles;
 mod sessions;
 mod terms;
 mod throttle;
+mod unavailable;
 mod users;

@@ -35,6 +35,11 @@ impl Db {
         Store::connect(&self.url, 4).await.expect("open a second store")
     }
 
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Runs raw SQL, for tests that must set up a state the API cannot reach (past times).
     pub async fn sql(&self, statement: &str) {
         self.store.connection().execute_unprepared(statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
