@@ -20,6 +20,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// `poort.toml` with the relying party `rp` (code, refresh tokens, no consent page) and the
 /// service client `svc` (client_credentials, opaque access tokens).
 pub fn write_config(dir: &Path) {
+    write_config_with(dir, "");
+}
+
+/// [`write_config`] with `rp`'s extra settings `rp_extra` (TOML lines of its `[[clients]]` block).
+pub fn write_config_with(dir: &Path, rp_extra: &str) {
     let config = format!(
         r#"
 [[clients]]
@@ -29,6 +34,7 @@ redirect_uris = ["{CB}"]
 post_logout_redirect_uris = ["{BYE}"]
 grant_types = ["authorization_code", "refresh_token"]
 first_party = true
+{rp_extra}
 
 [[clients]]
 client_id = "svc"

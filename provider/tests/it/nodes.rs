@@ -1,12 +1,9 @@
 //! Two `poort serve` nodes on one PostgreSQL database, each request sent to the node a
-//! round-robin front would choose: whichever node serves it, the answer is the same.
-//!
-//! Back-channel logout: once the logout outbox lands, this is where its "delivered exactly once,
-//! from whichever node picks it up" belongs — give `rp` a `backchannel_logout_uri` on a local
-//! listener and count the deliveries after the logout on node B below.
+//! round-robin front would choose: whichever node serves it, the answer is the same — and a
+//! back-channel logout is delivered once, by whichever node claims it.
 
 use crate::cluster::{self, Agent, BYE, CB, ISSUER, authorize_path, json, urlencode};
-use crate::support::PgDatabase;
+use crate::support::{PgDatabase, Receiver, logout_tokens};
 use axum::http::StatusCode;
 
 #[tokio::test]
@@ -121,4 +118,51 @@ async fn a_key_rotated_by_the_cli_is_published_and_used_by_every_node_without_a_
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
     };
     assert_eq!(header["kid"], new_kid.as_str());
+}
+
+/// Sessions ended from the CLI queue their logout tokens without waking any node: both nodes'
+/// workers race for them, and every token reaches the client exactly once.
+#[tokio::test]
+async fn back_channel_logouts_are_delivered_exactly_once_by_whichever_node_claims_them() {
+    const SESSIONS: usize = 12;
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(0, &[]).await;
+    cluster::write_config_with(dir.path(), &format!("backchannel_logout_uri = \"{}\"", receiver.uri()));
+    cluster::add_user(dir.path(), &db.url);
+    let poll = |c: &mut std::process::Command| {
+        c.env("POORT__LOGOUT__BACKCHANNEL_POLL_INTERVAL", "1s");
+    };
+    let a = cluster::start_node(dir.path(), &db.url, poll);
+    let b = cluster::start_node(dir.path(), &db.url, poll);
+    for i in 0..SESSIONS {
+        let (one, other) = if i % 2 == 0 { (&a.base_url, &b.base_url) } else { (&b.base_url, &a.base_url) };
+        Agent::new().sign_in(one, other, one).await;
+    }
+    let output = crate::support::poort()
+        .current_dir(dir.path())
+        .env("POORT_CONFIG", "poort.toml")
+        .env("POORT__STORAGE__DATABASE_URL", &db.url)
+        .args(["session", "end", cluster::USER, "--all"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("ended {SESSIONS} sessions")));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while logout_tokens(&receiver).len() < SESSIONS && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Let a late duplicate show itself, were there one.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let tokens: Vec<_> = logout_tokens(&receiver).iter().map(|t| crate::logout::claims_of(t)).collect();
+    assert_eq!(tokens.len(), SESSIONS, "one logout token per ended session");
+    let mut sids: Vec<&str> = tokens.iter().map(|c| c["sid"].as_str().unwrap()).collect();
+    sids.sort_unstable();
+    sids.dedup();
+    assert_eq!(sids.len(), SESSIONS, "no session told twice");
+    let mut jtis: Vec<&str> = tokens.iter().map(|c| c["jti"].as_str().unwrap()).collect();
+    jtis.sort_unstable();
+    jtis.dedup();
+    assert_eq!(jtis.len(), SESSIONS);
 }
