@@ -28,7 +28,17 @@ async fn set_read_only(db: &Db, on: bool) {
     let row = db.store.connection().query_one_raw(query).await.unwrap().unwrap();
     let name: String = row.try_get("", "name").unwrap();
     let value = if on { "on" } else { "off" };
-    db.sql(&format!("ALTER DATABASE {name} SET default_transaction_read_only = {value}")).await;
+    // A connection opened after the database went read-only starts read-only transactions, so
+    // the statement asks for read-write first (one simple query: one connection, one
+    // transaction). Turning it off always runs on such a fresh connection.
+    let statement = format!("SET TRANSACTION READ WRITE; ALTER DATABASE {name} SET default_transaction_read_only = {value}");
+    if on {
+        db.sql(&statement).await;
+    } else {
+        let fresh = db.open_another().await;
+        fresh.connection().execute_unprepared(&statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+        fresh.close().await.unwrap();
+    }
 }
 
 /// Another store on the same database that may only read.
