@@ -38,8 +38,17 @@ const BENCH_PASSWORD = 'Correct-Horse-Battery-Staple-42';
 function jwk(kp, kid, alg) {
   return { ...kp.privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
-const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+// Keys are generated as PEM and imported again. Exporting from a key that its generation job
+// still references can deadlock Node.js 20: a garbage collection that finalises the job during
+// the export takes the key's lock the export already holds (seen hanging this server at start).
+function generateKeyPair(type, options) {
+  const encoding = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } };
+  const privateKey = crypto.createPrivateKey(crypto.generateKeyPairSync(type, { ...options, ...encoding }).privateKey);
+  return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
+}
+
+const rsa = generateKeyPair('rsa', { modulusLength: 2048 });
+const ec = generateKeyPair('ec', { namedCurve: 'P-256' });
 const jwks = { keys: [jwk(rsa, 'rs256-1', 'RS256'), jwk(ec, 'es256-1', 'ES256')] };
 
 // ---- optional unbounded Map adapter (TTL honoured on read, swept every 60 s) ----

@@ -37,15 +37,24 @@ const PASSWORD = 'upstream-password';
 export const TENANT_A = '11111111-1111-4111-8111-111111111111';
 export const TENANT_B = '22222222-2222-4222-8222-222222222222';
 
+// Keys are generated as PEM and imported again. Exporting from a key that its generation job
+// still references can deadlock Node.js 20: a garbage collection that finalises the job during
+// the export takes the key's lock the export already holds (seen hanging this server at start).
+function generateKeyPair(type, options) {
+  const encoding = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } };
+  const privateKey = crypto.createPrivateKey(crypto.generateKeyPairSync(type, { ...options, ...encoding }).privateKey);
+  return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
+}
+
 // One signing key shared by every provider, as Entra shares keys across tenants.
-const signing = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signing = generateKeyPair('rsa', { modulusLength: 2048 });
 const signingJwk = { ...signing.privateKey.export({ format: 'jwk' }), kid: 'upstream-rs256', alg: 'RS256', use: 'sig' };
 const publicJwk = { ...signing.publicKey.export({ format: 'jwk' }), kid: 'upstream-rs256', alg: 'RS256', use: 'sig' };
 // A key nobody publishes, for bad signatures.
-const rogue = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rogue = generateKeyPair('rsa', { modulusLength: 2048 });
 
 // The private_key_jwt client's key pair.
-const clientKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const clientKey = generateKeyPair('ec', { namedCurve: 'P-256' });
 if (CLIENT_KEY_FILE) fs.writeFileSync(CLIENT_KEY_FILE, clientKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
 const clientPublicJwk = { ...clientKey.publicKey.export({ format: 'jwk' }), kid: 'poort-client', alg: 'ES256', use: 'sig' };
 

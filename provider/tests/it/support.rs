@@ -82,6 +82,7 @@ pub fn poort() -> Command {
 pub struct Server {
     pub child: Child,
     pub base_url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -96,29 +97,54 @@ impl Server {
             .stderr(Stdio::piped());
         configure(&mut command);
         let mut child = command.spawn().expect("poort starts");
+        // Both pipes are drained on threads of their own, so the server never blocks on a full
+        // pipe, and a server that never announces itself fails the test after a bounded wait.
         let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base_url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(rest) = line.strip_prefix("Poort is listening on ") {
-                        break rest.trim().to_string();
+        let (banner_tx, banner_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let banner = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find_map(|line| line.strip_prefix("Poort is listening on ").map(|rest| rest.trim().to_string()));
+            let _ = banner_tx.send(banner);
+            for _ in lines {}
+        });
+        // Its log (stderr, when the test left it piped), the newest megabyte of it.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut kept = kept.lock().unwrap();
+                    if kept.len() > 1 << 20 {
+                        let cut = kept.len() / 2;
+                        let cut = (cut..kept.len()).find(|&i| kept.is_char_boundary(i)).unwrap_or(cut);
+                        kept.replace_range(..cut, "");
                     }
+                    kept.push_str(&line);
+                    kept.push('\n');
                 }
-                _ => {
-                    let status = child.wait().ok();
-                    let mut stderr = String::new();
-                    use std::io::Read;
-                    child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
-                    panic!("poort serve exited before listening ({status:?}): {stderr}");
-                }
+            });
+        }
+        let base_url = match banner_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(base_url)) => base_url,
+            Ok(None) => {
+                let status = child.wait().ok();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("poort serve exited before listening ({status:?}): {}", log.lock().unwrap());
             }
-            assert!(Instant::now() < deadline, "poort serve did not start in time");
+            Err(_) => {
+                let _ = child.kill();
+                panic!("poort serve did not start within 60 s: {}", log.lock().unwrap());
+            }
         };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base_url }
+        Self { child, base_url, log }
+    }
+
+    /// What the server has logged so far (its stderr, when the test left it piped).
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     pub fn signal(&self, signal: &str) {

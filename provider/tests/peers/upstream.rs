@@ -94,18 +94,23 @@ fn start(redirect_uris: &[&str]) -> Upstream {
         .stderr(Stdio::null());
     let mut child = spawn_for_life(command).expect("node starts");
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(base) = line.strip_prefix("listening on ") {
-                    break base.trim().to_string();
-                }
-            }
-            _ => panic!("the upstream OP exited before listening: {:?}", child.wait()),
+    // The banner is read on a thread of its own (which then keeps draining stdout), so a server
+    // that never gets there fails the tests after a bounded wait instead of hanging them.
+    let (banner_tx, banner_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let banner = lines.by_ref().map_while(Result::ok).find_map(|line| line.strip_prefix("listening on ").map(|b| b.trim().to_string()));
+        let _ = banner_tx.send(banner);
+        for _ in lines {}
+    });
+    let base = match banner_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(Some(base)) => base,
+        Ok(None) => panic!("the upstream OP exited before listening: {:?}", child.wait()),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the upstream OP did not start listening within 60 s");
         }
     };
-    std::thread::spawn(move || for _ in lines {});
     // The child is never waited for: it dies with the binary (PR_SET_PDEATHSIG).
     std::mem::forget(child);
     let client_key_pem = std::fs::read_to_string(&key_file).expect("the upstream wrote its client key");
