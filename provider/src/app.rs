@@ -32,7 +32,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let passwords = crate::password::PasswordPool::new(cores, settings.passwords.hash_queue_limit);
     let discovery = discovery::build(&issuer, &routes::endpoints(&settings), keyring.algorithms());
-    Ok(AppState {
+    Ok(AppState::new(crate::state::Shared {
         settings: Arc::new(settings),
         store,
         keyring,
@@ -48,7 +48,7 @@ pub async fn state(settings: Settings, store: Store) -> Result<AppState, StartEr
         metrics: Arc::default(),
         backchannel: Arc::default(),
         upstreams: Arc::new(poort_federation::discovery::Upstreams::new()),
-    })
+    }))
 }
 
 /// The client for outbound fetches of client-published documents: no redirects, the

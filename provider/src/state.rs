@@ -1,13 +1,39 @@
 //! The state every handler shares: settings, the store, the key ring and what is pre-computed
-//! at start (the discovery document). Cheap to clone.
+//! at start (the discovery document). Cheap to clone: every request clones it (axum's `State`
+//! and the middleware that counts requests), so it is one reference-counted pointer.
 
 use crate::keys::Keyring;
 use poort_config::Settings;
 use poort_storage::Store;
 use std::sync::Arc;
 
+/// A handle to the [`Shared`] state; cloning it is one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Changing a field (tests swap the HTTP client or the hashing pool before building the router)
+/// gives this handle its own copy when others share it, so no running router sees the change.
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub keyring: Arc<Keyring>,

@@ -21,6 +21,10 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Shared by every clone of this store (see [`repo::client_cache`]).
+    clients: std::sync::Arc<repo::client_cache::ClientCache>,
+    /// Shared by every clone of this store (see [`repo::group_commit`]).
+    writes: std::sync::Arc<repo::group_commit::GroupCommit>,
 }
 
 /// Which engine a [`Store`] runs on.
@@ -64,7 +68,7 @@ impl Store {
             options.idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
         }
         let db = Database::connect(options).await.map_err(|e| StorageError::Unavailable(describe_connect_error(url, &e)))?;
-        Ok(Self { db })
+        Ok(Self { db, clients: Default::default(), writes: Default::default() })
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at once: the whole run is
@@ -129,12 +133,12 @@ impl Store {
     }
 
     pub fn clients(&self) -> repo::Clients<'_> {
-        repo::Clients::new(&self.db)
+        repo::Clients::new(&self.db, &self.clients)
     }
 
     /// Grants, authorization codes and tokens.
     pub fn grants(&self) -> repo::Grants<'_> {
-        repo::Grants::new(&self.db)
+        repo::Grants::new(&self.db, &self.writes)
     }
 
     /// Browser sessions and the clients each has signed in to.
@@ -192,14 +196,24 @@ impl Store {
 
 /// SQLite keeps a transaction open when its COMMIT fails (a full disk, a read-only file), and
 /// the driver then returns the connection to the pool as if idle: every later statement on it
-/// would run inside that transaction, never committed, while holding the write lock. A
-/// `ROLLBACK` before each use ends such a transaction (and fails harmlessly when there is none).
+/// would run inside that transaction, never committed, while holding the write lock. The driver
+/// still counts that transaction (its depth is only lowered by a COMMIT or ROLLBACK that
+/// succeeds), so before each use a connection whose count is not zero is rolled back. Reading the
+/// count is an atomic load, not a round trip to the connection's thread, so the check costs
+/// nothing on the hot path; the driver's own rollback keeps its count true.
 fn end_stray_transaction<'c>(
     connection: &'c mut sea_orm::sqlx::SqliteConnection,
     _: sea_orm::sqlx::pool::PoolConnectionMetadata,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + 'c>> {
+    use sqlx_core::transaction::TransactionManager;
+    type Manager = <sea_orm::sqlx::Sqlite as sea_orm::sqlx::Database>::TransactionManager;
     Box::pin(async move {
-        let _ = sea_orm::sqlx::Executor::execute(connection, "ROLLBACK").await;
+        while Manager::get_transaction_depth(connection) > 0 {
+            if Manager::rollback(connection).await.is_err() {
+                // The connection cannot end it: the pool closes this one and opens another.
+                return Ok(false);
+            }
+        }
         Ok(true)
     })
 }

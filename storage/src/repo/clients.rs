@@ -4,6 +4,8 @@ use crate::entity::clients::client;
 use crate::repo::{parse_stored, text_enum};
 use crate::{StorageError, now};
 use crate::repo::InsertCommitted as _;
+use crate::repo::client_cache::ClientCache;
+use std::time::Instant;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -82,30 +84,43 @@ impl NewClient {
     }
 }
 
+/// The clients table. Reads go through the [`ClientCache`]; every write here empties it.
 pub struct Clients<'a> {
     db: &'a DatabaseConnection,
+    cache: &'a ClientCache,
 }
 
 impl<'a> Clients<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a DatabaseConnection, cache: &'a ClientCache) -> Self {
+        Self { db, cache }
+    }
+
+    /// Runs a write and then empties the cache, whether the write succeeded or not (a failed
+    /// commit may still have changed the row).
+    async fn changing<T>(&self, write: impl std::future::Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
+        let result = write.await;
+        self.cache.invalidate();
+        result
     }
 
     /// Stores a new client; `Conflict` when the client id is taken.
     pub async fn insert(&self, new: NewClient) -> Result<ClientRecord, StorageError> {
         let id = new.client_id.clone();
-        let row = new
-            .into_row(now())
-            .insert_committed(self.db)
-            .await
-            .map_err(|e| StorageError::conflict_or(e, format!("client {id}")))?;
+        let row = self
+            .changing(async {
+                new.into_row(now())
+                    .insert_committed(self.db)
+                    .await
+                    .map_err(|e| StorageError::conflict_or(e, format!("client {id}")))
+            })
+            .await?;
         row.try_into()
     }
 
     /// Stores the client, replacing everything but `created_at` when it exists.
     pub async fn upsert(&self, new: NewClient) -> Result<ClientRecord, StorageError> {
         let id = new.client_id.clone();
-        client::Entity::insert(new.into_row(now()))
+        let write = client::Entity::insert(new.into_row(now()))
             .on_conflict(
                 OnConflict::column(client::Column::ClientId)
                     .update_columns([
@@ -119,13 +134,24 @@ impl<'a> Clients<'a> {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(self.db)
-            .await?;
+            .exec_without_returning(self.db);
+        self.changing(async { Ok(write.await?) }).await?;
         self.get(&id).await?.ok_or_else(|| StorageError::Corrupt(format!("client {id} vanished")))
     }
 
+    /// The client, from the [`ClientCache`] when it was read there a moment ago.
     pub async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
-        client::Entity::find_by_id(client_id.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()
+        let now = Instant::now();
+        if let Some(record) = self.cache.get(client_id, now) {
+            return Ok(Some(record));
+        }
+        let generation = self.cache.generation();
+        let record: Option<ClientRecord> =
+            client::Entity::find_by_id(client_id.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()?;
+        if let Some(record) = &record {
+            self.cache.put(record, generation, now);
+        }
+        Ok(record)
     }
 
     /// Every client, by client id.
@@ -135,28 +161,29 @@ impl<'a> Clients<'a> {
     }
 
     pub async fn update_metadata(&self, client_id: &str, metadata: serde_json::Value) -> Result<bool, StorageError> {
-        let result = client::Entity::update_many()
+        let write = client::Entity::update_many()
             .col_expr(client::Column::Metadata, Expr::val(metadata))
             .col_expr(client::Column::UpdatedAt, Expr::val(now()))
             .filter(client::Column::ClientId.eq(client_id))
-            .exec(self.db)
-            .await?;
+            .exec(self.db);
+        let result = self.changing(async { Ok(write.await?) }).await?;
         Ok(result.rows_affected == 1)
     }
 
     /// Deletes the client row only; its grants, tokens and consents are the caller's to revoke.
     pub async fn delete(&self, client_id: &str) -> Result<bool, StorageError> {
-        Ok(client::Entity::delete_by_id(client_id.to_string()).exec(self.db).await?.rows_affected == 1)
+        let write = client::Entity::delete_by_id(client_id.to_string()).exec(self.db);
+        Ok(self.changing(async { Ok(write.await?) }).await?.rows_affected == 1)
     }
 
     /// Deletes the clients that came from the configuration file but are no longer in it
     /// (`keep`). Returns how many were deleted.
     pub async fn remove_config_clients_except(&self, keep: &[String]) -> Result<u64, StorageError> {
-        let result = client::Entity::delete_many()
+        let write = client::Entity::delete_many()
             .filter(client::Column::Source.eq(ClientSource::Config.as_str()))
             .filter(client::Column::ClientId.is_not_in(keep.iter().cloned()))
-            .exec(self.db)
-            .await?;
+            .exec(self.db);
+        let result = self.changing(async { Ok(write.await?) }).await?;
         Ok(result.rows_affected)
     }
 }

@@ -7,9 +7,10 @@
 //! Lock order on PostgreSQL, kept by every method here: the grant row, then code or token rows.
 
 use crate::entity::grants::{authorization_code, grant, token};
+use crate::repo::group_commit::{GroupCommit, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
-use crate::repo::InsertCommitted as _;
+use sea_orm::TryIntoModel as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -240,16 +241,22 @@ pub enum RotateOutcome {
 
 pub struct Grants<'a> {
     db: &'a DatabaseConnection,
+    writes: &'a GroupCommit,
 }
 
 impl<'a> Grants<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a DatabaseConnection, writes: &'a GroupCommit) -> Self {
+        Self { db, writes }
     }
 
     /// Creates a grant with a new id.
     pub async fn create_grant(&self, new: NewGrant) -> Result<GrantRecord, StorageError> {
-        Ok(grant_row(new).insert_committed(self.db).await?.into())
+        let row = grant_row(new);
+        let work: Work<GrantRecord> = Box::new(move |txn| {
+            let row = row.clone();
+            Box::pin(async move { Ok(row.insert(txn).await?.into()) })
+        });
+        self.writes.write(self.db, work).await
     }
 
     pub async fn get_grant(&self, id: &str) -> Result<Option<GrantRecord>, StorageError> {
@@ -386,11 +393,12 @@ impl<'a> Grants<'a> {
             created_at: Set(now()),
             expires_at: Set(new.expires_at),
             consumed_at: Set(None),
-        }
-        .insert_committed(self.db)
-        .await
-        .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
-        row.try_into()
+        };
+        let work: Work<authorization_code::Model> = Box::new(move |txn| {
+            let row = row.clone();
+            Box::pin(async move { row.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code")) })
+        });
+        self.writes.write(self.db, work).await?.try_into()
     }
 
     /// Reads a code without spending it (to check a redemption before it spends the code).
@@ -403,20 +411,26 @@ impl<'a> Grants<'a> {
 
     /// Spends a code. Exactly one of any number of concurrent calls gets `Consumed`.
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
-        let txn = begin_write(self.db).await?;
-        // The row count decides: a second redemption finds `consumed_at` already set (on
-        // PostgreSQL it waits for the first one's row lock, then re-checks the condition).
-        let spent = authorization_code::Entity::update_many()
-            .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
-            .filter(authorization_code::Column::CodeHash.eq(code_hash))
-            .filter(authorization_code::Column::ConsumedAt.is_null())
-            .filter(authorization_code::Column::ExpiresAt.gt(now))
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        let row = authorization_code::Entity::find_by_id(code_hash.to_string()).one(&txn).await?;
-        txn.commit().await?;
+        let hash = code_hash.to_string();
+        let work: Work<(bool, Option<authorization_code::Model>)> = Box::new(move |txn| {
+            let hash = hash.clone();
+            Box::pin(async move {
+                // The row count decides: a second redemption finds `consumed_at` already set (on
+                // PostgreSQL it waits for the first one's row lock, then re-checks the condition).
+                let spent = authorization_code::Entity::update_many()
+                    .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
+                    .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
+                    .filter(authorization_code::Column::ConsumedAt.is_null())
+                    .filter(authorization_code::Column::ExpiresAt.gt(now))
+                    .exec(txn)
+                    .await?
+                    .rows_affected
+                    == 1;
+                let row = authorization_code::Entity::find_by_id(hash).one(txn).await?;
+                Ok((spent, row))
+            })
+        });
+        let (spent, row) = self.writes.write(self.db, work).await?;
         let Some(row) = row else { return Ok(ConsumeOutcome::NotFound) };
         let code: AuthorizationCodeRecord = row.try_into()?;
         Ok(if spent {
@@ -431,31 +445,34 @@ impl<'a> Grants<'a> {
     /// Stores a token under its grant. `None` (and nothing stored) when the grant is missing,
     /// revoked or expired, so a token cannot outlive a revocation that raced with its issue.
     pub async fn store_token(&self, new: NewToken) -> Result<Option<TokenRecord>, StorageError> {
-        let txn = begin_write(self.db).await?;
-        if !lock_live_grant(&txn, &new.grant_id).await? {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        let row = token_row(new).insert(&txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
-        txn.commit().await?;
-        row.try_into().map(Some)
+        let row = token_row(new);
+        let work: Work<Option<token::Model>> = Box::new(move |txn| {
+            let row = row.clone();
+            Box::pin(async move {
+                if !lock_live_grant(txn, row.grant_id.as_ref()).await? {
+                    return Ok(None);
+                }
+                Ok(Some(row.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?))
+            })
+        });
+        self.writes.write(self.db, work).await?.map(TryInto::try_into).transpose()
     }
 
     /// Creates a grant and its first token in one transaction (a client's own access token):
-    /// both are stored or neither. The token's `grant_id` is the new grant's.
+    /// both are stored or neither. The token's `grant_id` is the new grant's. Many requests'
+    /// grants share a commit on SQLite (see [`GroupCommit`]).
     pub async fn create_grant_with_token(
         &self,
         grant: NewGrant,
         token: NewToken,
     ) -> Result<(GrantRecord, TokenRecord), StorageError> {
-        let txn = begin_write(self.db).await?;
-        let grant: GrantRecord = grant_row(grant).insert(&txn).await?.into();
-        let token = token_row(NewToken { grant_id: grant.id.clone(), ..token })
-            .insert(&txn)
-            .await
-            .map_err(|e| StorageError::conflict_or(e, "token"))?;
-        txn.commit().await?;
-        Ok((grant, token.try_into()?))
+        let grant = grant_row(grant);
+        let stored_grant: grant::Model = grant.clone().try_into_model()?;
+        let token = token_row(NewToken { grant_id: stored_grant.id.clone(), ..token });
+        let stored_token: token::Model = token.clone().try_into_model()?;
+        let records = (GrantRecord::from(stored_grant), stored_token.try_into()?);
+        self.writes.insert_grant_with_token(self.db, grant, token).await?;
+        Ok(records)
     }
 
     /// The token with this hash, in whatever state it is (see [`TokenRecord::is_active`]).

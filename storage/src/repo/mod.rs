@@ -6,12 +6,14 @@
 //! racing for the same value cannot both succeed on either engine.
 
 pub mod audit;
+pub mod client_cache;
 pub mod clients;
 pub mod connectors;
 pub mod consents;
 pub mod federation;
 pub mod flows;
 pub mod grants;
+pub mod group_commit;
 pub mod instance;
 pub mod keys;
 pub mod logout;

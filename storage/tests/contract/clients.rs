@@ -9,7 +9,8 @@ contract!(
     taken_client_id_conflicts_and_changes_nothing,
     upsert_replaces_everything_but_created_at,
     metadata_updates_and_deletes,
-    config_clients_no_longer_configured_are_removed,
+    config_clients_no_longer_configured_are_removed;
+    shared: a_change_by_another_process_is_seen_within_a_second,
 );
 
 pub fn new_client(client_id: &str, source: ClientSource) -> NewClient {
@@ -135,4 +136,30 @@ async fn config_clients_no_longer_configured_are_removed(db: Db) {
     assert_eq!(clients.remove_config_clients_except(&[]).await.unwrap(), 1);
     assert_eq!(ids(clients.list().await.unwrap()), ["d", "e"]);
     assert_eq!(clients.remove_config_clients_except(&[]).await.unwrap(), 0);
+}
+
+/// Clients are cached for a moment (`repo::client_cache`): a change through the same store is
+/// seen at once, a change by another process (the CLI, another node) once the cached copy is no
+/// longer fresh.
+async fn a_change_by_another_process_is_seen_within_a_second(db: Db) {
+    use poort_storage::repo::client_cache::FRESH_FOR;
+    let clients = db.store.clients();
+    clients.insert(new_client("crm", ClientSource::Cli)).await.unwrap();
+    assert_eq!(clients.get("crm").await.unwrap().unwrap().metadata["redirect_uris"][0], "https://crm.example/cb");
+
+    let other = db.open_another().await;
+    other.clients().update_metadata("crm", json!({"redirect_uris": ["https://new.example/cb"]})).await.unwrap();
+    tokio::time::sleep(FRESH_FOR).await;
+    assert_eq!(clients.get("crm").await.unwrap().unwrap().metadata["redirect_uris"][0], "https://new.example/cb");
+    other.clients().delete("crm").await.unwrap();
+    tokio::time::sleep(FRESH_FOR).await;
+    assert_eq!(clients.get("crm").await.unwrap(), None, "a client deleted elsewhere is gone");
+
+    // Through the same store, at once.
+    clients.insert(new_client("erp", ClientSource::Cli)).await.unwrap();
+    assert!(clients.get("erp").await.unwrap().is_some());
+    clients.update_metadata("erp", json!({"client_name": "ERP"})).await.unwrap();
+    assert_eq!(clients.get("erp").await.unwrap().unwrap().metadata["client_name"], "ERP");
+    clients.delete("erp").await.unwrap();
+    assert_eq!(clients.get("erp").await.unwrap(), None);
 }

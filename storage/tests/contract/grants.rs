@@ -16,6 +16,7 @@ contract!(
     tokens_round_trip_and_conflict,
     tokens_are_refused_under_a_dead_grant,
     a_grant_and_its_token_are_stored_together,
+    concurrent_writes_are_all_stored_and_one_failure_fails_alone,
     refresh_rotation_detects_reuse,
     concurrent_rotations_have_one_winner,
     refusals_to_rotate,
@@ -477,9 +478,14 @@ async fn purge_removes_only_expired_rows(db: Db) {
     assert_eq!(grants.purge_expired(t).await.unwrap(), 0);
 }
 
-async fn a_grant_and_its_token_are_stored_together(db: Db) {
-    let grants = db.store.grants();
-    let token = |hash: &str| NewToken {
+/// A `client_credentials` grant: no user, no session.
+fn service_grant() -> NewGrant {
+    NewGrant { user_id: None, session_id: None, auth_time: None, ..new_grant("service", "-") }
+}
+
+/// A client's own access token; its grant is given when it is stored.
+fn service_token(hash: &str) -> NewToken {
+    NewToken {
         token_hash: hash.to_string(),
         kind: TokenKind::Access,
         grant_id: "ignored".to_string(),
@@ -488,8 +494,13 @@ async fn a_grant_and_its_token_are_stored_together(db: Db) {
         scope: "reports:read".to_string(),
         family_id: None,
         expires_at: now() + HOUR,
-    };
-    let grant = NewGrant { user_id: None, session_id: None, auth_time: None, ..new_grant("service", "-") };
+    }
+}
+
+async fn a_grant_and_its_token_are_stored_together(db: Db) {
+    let grants = db.store.grants();
+    let token = service_token;
+    let grant = service_grant();
     let (stored_grant, stored_token) = grants.create_grant_with_token(grant.clone(), token("cc-1")).await.unwrap();
     assert_eq!(stored_token.grant_id, stored_grant.id, "the token is under the new grant");
     assert_eq!(grants.get_grant(&stored_grant.id).await.unwrap().unwrap().client_id, "service");
@@ -497,4 +508,47 @@ async fn a_grant_and_its_token_are_stored_together(db: Db) {
     // A token that cannot be stored takes its grant with it.
     assert_conflict(grants.create_grant_with_token(grant, token("cc-1")).await, "token");
     assert_eq!(grants.revoke_client_grants("service", now()).await.unwrap().len(), 1, "one grant, not two");
+}
+
+/// Many requests writing at once (on SQLite they share commits): every write that was answered
+/// is stored, and the one write that cannot be stored fails on its own, taking nothing else
+/// with it.
+async fn concurrent_writes_are_all_stored_and_one_failure_fails_alone(db: Db) {
+    let taken = service_token("taken");
+    db.store.grants().create_grant_with_token(service_grant(), taken.clone()).await.unwrap();
+    let user_grant = live_grant(&db.store.grants()).await;
+
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let (store, taken, grant, user_grant) = (db.store.clone(), taken.clone(), service_grant(), user_grant.clone());
+        tasks.push(tokio::spawn(async move {
+            let grants = store.grants();
+            match n {
+                // The one that cannot be stored: its token's hash is taken.
+                7 => grants.create_grant_with_token(grant, taken).await.map(|_| ()),
+                n if n % 3 == 0 => grants.store_code(code(&format!("code-{n}"), &user_grant)).await.map(|_| ()),
+                n => grants
+                    .create_grant_with_token(grant, NewToken { token_hash: format!("token-{n}"), ..taken })
+                    .await
+                    .map(|_| ()),
+            }
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_conflict(outcomes.remove(7), "token");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let grants = db.store.grants();
+    for n in (0..40).filter(|n| *n != 7) {
+        if n % 3 == 0 {
+            assert!(matches!(grants.consume_code(&format!("code-{n}"), now()).await.unwrap(), ConsumeOutcome::Consumed(_)));
+        } else {
+            assert!(grants.find_token(&format!("token-{n}")).await.unwrap().is_some(), "token-{n} is stored");
+        }
+    }
+    let service_grants = grants.revoke_client_grants("service", now()).await.unwrap().len();
+    assert_eq!(service_grants, 1 + 25, "the first grant and one per stored token; none for the refused one");
 }
