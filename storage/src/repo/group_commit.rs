@@ -119,8 +119,10 @@ async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queue
             }
         }
         tracing::trace!(writes = batch.len(), "group commit");
-        if batch.len() == 1 {
-            batch.pop().expect("one job").run_alone(&db).await;
+        if batch.len() == 1
+            && let Some(job) = batch.pop()
+        {
+            job.run_alone(&db).await;
             continue;
         }
         let (mut pairs, mut work): (Vec<NewPair>, Vec<Box<dyn Job>>) = (Vec::new(), Vec::new());
