@@ -10,7 +10,7 @@
 //! so and the form does nothing.
 
 use super::{PASSWORD_PATH, account_page, federated_connector, sign_in_first, signed_in, user_id};
-use crate::accounts::throttle::{ClientIp, SignInAttempt, TOO_MANY_ATTEMPTS};
+use crate::accounts::throttle::{ClientIp, SignInAttempt, TOO_MANY_ATTEMPTS, UNAVAILABLE};
 use crate::authorize::interaction::{csrf_refused, form, server_error, with_cookies};
 use crate::password_policy::PasswordRejection;
 use crate::session;
@@ -89,7 +89,11 @@ pub async fn change(State(state): State<AppState>, ip: ClientIp, headers: Header
     };
     // The throttle refuses with `sign_in.too_many_attempts`, or cannot be asked (a server error).
     let throttled = |message_key: &'static str| {
-        let status = if message_key == TOO_MANY_ATTEMPTS { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::INTERNAL_SERVER_ERROR };
+        let status = match message_key {
+            TOO_MANY_ATTEMPTS => StatusCode::TOO_MANY_REQUESTS,
+            UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
         retry(status, Some(message_key), None)
     };
     if federated.is_some() {

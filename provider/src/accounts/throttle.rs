@@ -39,8 +39,10 @@ use std::time::Duration;
 
 /// Shown on the sign-in page while locked (after the right password) or when the address is refused.
 pub const TOO_MANY_ATTEMPTS: &str = "sign_in.too_many_attempts";
-/// Shown when the throttle itself cannot be consulted.
-const UNAVAILABLE: &str = "error.server";
+/// Shown when the throttle itself cannot be consulted: the database is out of reach for now…
+pub const UNAVAILABLE: &str = "error.unavailable";
+/// …or failed otherwise.
+const FAILED: &str = "error.server";
 
 /// The metric counting refusals, labelled by limit.
 pub const RATE_LIMITED: &str = "poort_rate_limited_total";
@@ -202,7 +204,7 @@ impl SignInAttempt {
 
 fn unavailable(error: StorageError) -> &'static str {
     tracing::error!(%error, "the sign-in throttle could not be consulted");
-    UNAVAILABLE
+    if error.is_unavailable() { UNAVAILABLE } else { FAILED }
 }
 
 /// Whether a mail to `address` (a reset or activation link) may be requested now from `ip`;

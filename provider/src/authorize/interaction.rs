@@ -54,9 +54,9 @@ pub(crate) fn csrf_refused(state: &AppState, headers: &HeaderMap) -> Response {
     pages::error(state, locale(state, headers, None), StatusCode::FORBIDDEN, "error.csrf", None)
 }
 
-pub(crate) fn server_error(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
-    let _ = OAuthError::server_error(error);
-    pages::error(state, locale(state, headers, None), StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
+/// A failure on our side (see [`crate::web::pages::server_error`]: 503 while the database is out of reach).
+pub(crate) fn server_error(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display + 'static) -> Response {
+    crate::web::pages::server_error(state, locale(state, headers, None), error)
 }
 
 /// Every password-hashing slot is taken and its queue is full: answer at once, not after a wait.

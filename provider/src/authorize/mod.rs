@@ -75,9 +75,8 @@ async fn entry(state: &AppState, headers: &HeaderMap, params: RawParams) -> Resp
     run(state, headers, params, session, Progress::default()).await
 }
 
-fn server_error(state: &AppState, locale: Locale, error: impl std::fmt::Display) -> Response {
-    tracing::error!(%error, "authorization request failed on the server side");
-    pages::error(state, locale, StatusCode::INTERNAL_SERVER_ERROR, "error.server", None)
+fn server_error(state: &AppState, locale: Locale, error: impl std::fmt::Display + 'static) -> Response {
+    web::pages::server_error(state, locale, error)
 }
 
 /// The whole pipeline, for a fresh request and for one resumed after a page.

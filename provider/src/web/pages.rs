@@ -38,6 +38,29 @@ pub fn error(state: &AppState, locale: Locale, status: StatusCode, message_key: 
     render(state, locale, status, "error", &json!({ "message_key": message_key, "detail": null }))
 }
 
+/// A failure on our side as a page. When the database cannot serve requests for now (down, full,
+/// read-only) the same request may succeed shortly: 503 with "try again" and `Retry-After`, as
+/// the protocol endpoints answer `temporarily_unavailable`. Anything else is 500. Both are logged.
+pub fn server_error(state: &AppState, locale: Locale, error: impl std::fmt::Display + 'static) -> Response {
+    if temporarily_unavailable(&error) {
+        tracing::error!(%error, "the database cannot serve the request now");
+        let mut page = self::error(state, locale, StatusCode::SERVICE_UNAVAILABLE, "error.unavailable");
+        page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return page;
+    }
+    tracing::error!(%error, "request failed on the server side");
+    self::error(state, locale, StatusCode::INTERNAL_SERVER_ERROR, "error.server")
+}
+
+/// Whether `error` says the database is out of reach for now, as a storage error or as the
+/// protocol error one becomes.
+fn temporarily_unavailable(error: &dyn std::any::Any) -> bool {
+    if let Some(storage) = error.downcast_ref::<poort_storage::StorageError>() {
+        return storage.is_unavailable();
+    }
+    error.downcast_ref::<crate::oauth::OAuthError>().is_some_and(|e| e.code == crate::oauth::ErrorCode::TemporarilyUnavailable)
+}
+
 pub fn with_page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));

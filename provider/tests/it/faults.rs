@@ -215,6 +215,17 @@ async fn a_postgresql_restart_makes_readyz_503_and_the_node_recovers_by_itself()
     let patient = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let refused = service_token(&patient, &base).await.unwrap_err();
     assert!(refused.starts_with("503") && refused.contains("temporarily_unavailable"), "{refused}");
+    // So do the pages: a browser with a session cookie gets the themed "try again" page.
+    let page = patient
+        .get(format!("{base}/authorize?client_id=crm&response_type=code&scope=openid"))
+        .header("cookie", "poort_session=a-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.headers()["retry-after"], "5");
+    let body = page.text().await.unwrap();
+    assert!(body.contains("This service is briefly unavailable"), "{body}");
     let doc = http().get(format!("{base}/.well-known/openid-configuration")).send().await.unwrap();
     assert_eq!(doc.status(), StatusCode::OK, "discovery is served from memory");
 
