@@ -143,7 +143,7 @@ impl Store {
 
     /// Browser sessions and the clients each has signed in to.
     pub fn sessions(&self) -> repo::Sessions<'_> {
-        repo::Sessions::new(&self.db)
+        repo::Sessions::new(&self.db, &self.writes)
     }
 
     /// The back-channel logout outbox.

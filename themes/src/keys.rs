@@ -53,6 +53,7 @@ pub const ERRORS: &[&str] = &[
     "error.too_many_requests",
     "error.busy",
     "error.server",
+    "error.unavailable",
 ];
 
 /// Why an activation link cannot be used (`reason_key` of the `activation_expired` page).

@@ -393,28 +393,23 @@ async fn issue(
     let at = now();
     let tokens = &state.settings.tokens;
     let scope = request.scope();
-    let grant = state
-        .store
-        .grants()
-        .create_grant(NewGrant {
-            client_id: client.id.clone(),
-            user_id: Some(user.id.clone()),
-            session_id: Some(session.id.clone()),
-            scope: scope.clone(),
-            claims: request.claims.clone(),
-            auth_time: Some(session.auth_time),
-            expires_at: at + tokens.refresh_token_ttl.as_secs() as i64,
-        })
-        .await?;
-    let mut response = Vec::new();
-    let code = if words.contains(&"code") {
-        let code = random_token();
-        state
-            .store
-            .grants()
-            .store_code(NewAuthorizationCode {
-                code_hash: keyed_hash(&state.hash_key, &code),
-                grant_id: grant.id.clone(),
+    let new_grant = NewGrant {
+        client_id: client.id.clone(),
+        user_id: Some(user.id.clone()),
+        session_id: Some(session.id.clone()),
+        scope: scope.clone(),
+        claims: request.claims.clone(),
+        auth_time: Some(session.auth_time),
+        expires_at: at + tokens.refresh_token_ttl.as_secs() as i64,
+    };
+    let code = words.contains(&"code").then(random_token);
+    let grants = state.store.grants();
+    let grant = match &code {
+        Some(code) => {
+            let new_code = NewAuthorizationCode {
+                code_hash: keyed_hash(&state.hash_key, code),
+                // The new grant's, given when both are stored.
+                grant_id: String::new(),
                 client_id: client.id.clone(),
                 user_id: user.id.clone(),
                 session_id: session.id.clone(),
@@ -429,14 +424,17 @@ async fn issue(
                 acr: session.acr.clone(),
                 amr: session.amr.clone(),
                 expires_at: at + tokens.authorization_code_ttl.as_secs() as i64,
-            })
-            .await?;
-        response.push(("code", code.clone()));
-        Some(code)
-    } else {
-        None
+            };
+            grants.create_grant_with_code(new_grant, new_code).await?.0
+        }
+        None => grants.create_grant(new_grant).await?,
     };
+    // Only once the grant is stored: a failed authorization leaves the session as it was.
     state.store.sessions().add_client(&session.id, &client.id).await?;
+    let mut response = Vec::new();
+    if let Some(code) = &code {
+        response.push(("code", code.clone()));
+    }
     // The tokens are the token endpoint's, under the same grant (revoked with it).
     let user_grant = crate::token::issue::UserGrant {
         client,

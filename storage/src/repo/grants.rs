@@ -251,7 +251,7 @@ impl<'a> Grants<'a> {
 
     /// Creates a grant with a new id.
     pub async fn create_grant(&self, new: NewGrant) -> Result<GrantRecord, StorageError> {
-        let row = grant_row(new);
+        let row = grant_row(new_id(), new);
         let work: Work<GrantRecord> = Box::new(move |txn| {
             let row = row.clone();
             Box::pin(async move { Ok(row.insert(txn).await?.into()) })
@@ -375,30 +375,34 @@ impl<'a> Grants<'a> {
 
     /// Stores a code; `Conflict` if the hash exists (a collision of 256-bit values: a bug).
     pub async fn store_code(&self, new: NewAuthorizationCode) -> Result<AuthorizationCodeRecord, StorageError> {
-        let row = authorization_code::ActiveModel {
-            code_hash: Set(new.code_hash),
-            grant_id: Set(new.grant_id),
-            client_id: Set(new.client_id),
-            user_id: Set(new.user_id),
-            session_id: Set(new.session_id),
-            redirect_uri: Set(new.redirect_uri),
-            scope: Set(new.scope),
-            nonce: Set(new.nonce),
-            code_challenge: Set(new.code_challenge),
-            code_challenge_method: Set(new.code_challenge_method),
-            claims: Set(new.claims),
-            auth_time: Set(new.auth_time),
-            acr: Set(new.acr),
-            amr: Set(strings_to_json(&new.amr)),
-            created_at: Set(now()),
-            expires_at: Set(new.expires_at),
-            consumed_at: Set(None),
-        };
+        let row = code_row(new);
         let work: Work<authorization_code::Model> = Box::new(move |txn| {
             let row = row.clone();
             Box::pin(async move { row.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code")) })
         });
         self.writes.write(self.db, work).await?.try_into()
+    }
+
+    /// Creates a grant and its authorization code in one transaction (an authorization
+    /// response): both are stored or neither. The code's `grant_id` is the new grant's.
+    pub async fn create_grant_with_code(
+        &self,
+        grant: NewGrant,
+        code: NewAuthorizationCode,
+    ) -> Result<(GrantRecord, AuthorizationCodeRecord), StorageError> {
+        let grant_id = new_id();
+        let code = code_row(NewAuthorizationCode { grant_id: grant_id.clone(), ..code });
+        let grant = grant_row(grant_id, grant);
+        let work: Work<(grant::Model, authorization_code::Model)> = Box::new(move |txn| {
+            let (grant, code) = (grant.clone(), code.clone());
+            Box::pin(async move {
+                let grant = grant.insert(txn).await?;
+                let code = code.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
+                Ok((grant, code))
+            })
+        });
+        let (grant, code) = self.writes.write(self.db, work).await?;
+        Ok((grant.into(), code.try_into()?))
     }
 
     /// Reads a code without spending it (to check a redemption before it spends the code).
@@ -422,12 +426,15 @@ impl<'a> Grants<'a> {
                     .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
                     .filter(authorization_code::Column::ConsumedAt.is_null())
                     .filter(authorization_code::Column::ExpiresAt.gt(now))
-                    .exec(txn)
+                    .exec_with_returning(txn)
                     .await?
-                    .rows_affected
-                    == 1;
+                    .pop();
+                if spent.is_some() {
+                    return Ok((true, spent));
+                }
+                // Not spent now: read it to tell a used code from an expired or unknown one.
                 let row = authorization_code::Entity::find_by_id(hash).one(txn).await?;
-                Ok((spent, row))
+                Ok((false, row))
             })
         });
         let (spent, row) = self.writes.write(self.db, work).await?;
@@ -466,9 +473,10 @@ impl<'a> Grants<'a> {
         grant: NewGrant,
         token: NewToken,
     ) -> Result<(GrantRecord, TokenRecord), StorageError> {
-        let grant = grant_row(grant);
+        let grant_id = new_id();
+        let token = token_row(NewToken { grant_id: grant_id.clone(), ..token });
+        let grant = grant_row(grant_id, grant);
         let stored_grant: grant::Model = grant.clone().try_into_model()?;
-        let token = token_row(NewToken { grant_id: stored_grant.id.clone(), ..token });
         let stored_token: token::Model = token.clone().try_into_model()?;
         let records = (GrantRecord::from(stored_grant), stored_token.try_into()?);
         self.writes.insert_grant_with_token(self.db, grant, token).await?;
@@ -571,9 +579,9 @@ impl<'a> Grants<'a> {
 
 /// Locks the grant row (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes
 /// every other writer) and answers whether tokens may be issued under it.
-fn grant_row(new: NewGrant) -> grant::ActiveModel {
+fn grant_row(id: String, new: NewGrant) -> grant::ActiveModel {
     grant::ActiveModel {
-        id: Set(new_id()),
+        id: Set(id),
         client_id: Set(new.client_id),
         user_id: Set(new.user_id),
         session_id: Set(new.session_id),
@@ -583,6 +591,28 @@ fn grant_row(new: NewGrant) -> grant::ActiveModel {
         created_at: Set(now()),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
+    }
+}
+
+fn code_row(new: NewAuthorizationCode) -> authorization_code::ActiveModel {
+    authorization_code::ActiveModel {
+        code_hash: Set(new.code_hash),
+        grant_id: Set(new.grant_id),
+        client_id: Set(new.client_id),
+        user_id: Set(new.user_id),
+        session_id: Set(new.session_id),
+        redirect_uri: Set(new.redirect_uri),
+        scope: Set(new.scope),
+        nonce: Set(new.nonce),
+        code_challenge: Set(new.code_challenge),
+        code_challenge_method: Set(new.code_challenge_method),
+        claims: Set(new.claims),
+        auth_time: Set(new.auth_time),
+        acr: Set(new.acr),
+        amr: Set(strings_to_json(&new.amr)),
+        created_at: Set(now()),
+        expires_at: Set(new.expires_at),
+        consumed_at: Set(None),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::entity::sessions::{session, session_client};
 use crate::repo::{begin_write, new_id, strings_from_json, strings_to_json};
 use crate::{StorageError, now};
 use crate::repo::InsertCommitted as _;
+use crate::repo::group_commit::{GroupCommit, Work};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
@@ -86,11 +87,12 @@ fn live(at: i64) -> Condition {
 
 pub struct Sessions<'a> {
     db: &'a DatabaseConnection,
+    writes: &'a GroupCommit,
 }
 
 impl<'a> Sessions<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a DatabaseConnection, writes: &'a GroupCommit) -> Self {
+        Self { db, writes }
     }
 
     /// Starts a session with a new id.
@@ -239,15 +241,23 @@ impl<'a> Sessions<'a> {
             client_id: Set(client_id.to_string()),
             first_seen_at: Set(now()),
         };
-        session_client::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(self.db)
-            .await?;
-        Ok(())
+        // Every authorization does this, beside storing its grant and code: on SQLite the two
+        // share a commit (see `GroupCommit`).
+        let work: Work<()> = Box::new(move |txn| {
+            let row = row.clone();
+            Box::pin(async move {
+                session_client::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(txn)
+                    .await?;
+                Ok(())
+            })
+        });
+        self.writes.write(self.db, work).await
     }
 
     /// The clients a session has signed in to, in the order they first did.

@@ -8,7 +8,7 @@ use crate::repo::{begin_write, new_id, parse_stored, text_enum};
 use crate::{StorageError, now};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, JoinType, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, SqlErr, UpdateMany,
 };
 use std::collections::HashMap;
@@ -151,9 +151,20 @@ impl<'a> Users<'a> {
         UserRecord::from_row(row, Vec::new())
     }
 
+    /// The account with this id and its roles, in one statement (every token and every
+    /// authorization reads the user).
     pub async fn get(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
-        let row = user::Entity::find_by_id(id.to_string()).one(self.db).await?;
-        self.with_roles(row).await
+        let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
+        let rows = user::Entity::find_by_id(id.to_string())
+            .join_rev(JoinType::LeftJoin, holds)
+            .select_also(user_role::Entity)
+            .order_by_asc(user_role::Column::RoleName)
+            .all(self.db)
+            .await?;
+        let Some((row, _)) = rows.first() else { return Ok(None) };
+        let row = row.clone();
+        let roles = rows.into_iter().filter_map(|(_, role)| role.map(|r| r.role_name)).collect();
+        UserRecord::from_row(row, roles).map(Some)
     }
 
     /// Finds the account with this e-mail address, ignoring case and surrounding space.

@@ -17,6 +17,7 @@ contract!(
     tokens_are_refused_under_a_dead_grant,
     a_grant_and_its_token_are_stored_together,
     concurrent_writes_are_all_stored_and_one_failure_fails_alone,
+    a_grant_and_its_code_are_stored_together,
     refresh_rotation_detects_reuse,
     concurrent_rotations_have_one_winner,
     refusals_to_rotate,
@@ -551,4 +552,22 @@ async fn concurrent_writes_are_all_stored_and_one_failure_fails_alone(db: Db) {
     }
     let service_grants = grants.revoke_client_grants("service", now()).await.unwrap().len();
     assert_eq!(service_grants, 1 + 25, "the first grant and one per stored token; none for the refused one");
+}
+
+async fn a_grant_and_its_code_are_stored_together(db: Db) {
+    let grants = db.store.grants();
+    let other = live_grant(&grants).await;
+    let (grant, stored) =
+        grants.create_grant_with_code(new_grant("webapp", "user-1"), code("auth-1", &other)).await.unwrap();
+    assert_eq!(stored.grant_id, grant.id, "the code is under the new grant, whatever it named");
+    assert_eq!(grants.get_grant(&grant.id).await.unwrap().unwrap().client_id, "webapp");
+    match grants.consume_code("auth-1", now()).await.unwrap() {
+        ConsumeOutcome::Consumed(code) => assert_eq!(code.grant_id, grant.id),
+        outcome => panic!("{outcome:?}"),
+    }
+    // A code that cannot be stored takes its grant with it.
+    let before = grants.revoke_user_grants("user-1", Some("webapp"), now()).await.unwrap().len();
+    assert_eq!(before, 2, "the first grant and the new one");
+    assert_conflict(grants.create_grant_with_code(new_grant("webapp", "user-1"), code("auth-1", &other)).await, "authorization code");
+    assert!(grants.revoke_user_grants("user-1", Some("webapp"), now()).await.unwrap().is_empty(), "no grant without its code");
 }
