@@ -26,6 +26,7 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     #[cfg(unix)]
     state.keyring.reload_on_hangup().map_err(|e| StartError::Internal(format!("cannot listen for SIGHUP: {e}")))?;
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
+    state.passwords.spawn_memory_release(std::time::Duration::from_secs(30));
     crate::logout::backchannel::spawn(state.clone());
 
     let addr = settings.server.listen_addr().map_err(StartError::Config)?;

@@ -112,11 +112,23 @@ impl GroupCommit {
 async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        // Requests arrive in waves (their clients were answered together by the last commit):
+        // let the tasks that are ready run and queue their writes before this batch closes,
+        // for as long as that brings new ones, instead of committing the first one or two alone.
+        let mut yielded = false;
+        loop {
+            let before = batch.len();
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
+            if batch.len() >= MAX_BATCH || (yielded && batch.len() == before) {
+                break;
+            }
+            tokio::task::yield_now().await;
+            yielded = true;
         }
         tracing::trace!(writes = batch.len(), "group commit");
         if batch.len() == 1
