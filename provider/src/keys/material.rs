@@ -122,15 +122,81 @@ pub fn unseal(stored: &str, sealing: Option<&SealingKey>) -> Result<Jwk, Materia
     Jwk::from_bytes(&json).map_err(|e| MaterialError::Malformed(format!("not a JWK: {e}")))
 }
 
-/// A signer for a private JWK of algorithm `alg`.
+/// A signer for a private JWK of algorithm `alg`: RSA through OpenSSL (josekit), ES256 through
+/// ring.
 pub fn signer(alg: &str, private: &Jwk) -> Result<Box<dyn JwsSigner>, MaterialError> {
     Ok(match alg {
         "RS256" => Box::new(RS256.signer_from_jwk(private)?),
         "PS256" => Box::new(PS256.signer_from_jwk(private)?),
-        "ES256" => Box::new(ES256.signer_from_jwk(private)?),
+        "ES256" => Box::new(RingEs256::from_jwk(private)?),
         "EdDSA" => Box::new(EdDSA.signer_from_jwk(private)?),
         other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
     })
+}
+
+/// An ES256 signer on ring: the fixed-length `r || s` signature JWS wants, without the DER
+/// round trip and the per-signature OpenSSL setup of josekit's signer.
+#[derive(Clone)]
+struct RingEs256 {
+    key: std::sync::Arc<ring::signature::EcdsaKeyPair>,
+    key_id: Option<String>,
+}
+
+impl RingEs256 {
+    fn from_jwk(private: &Jwk) -> Result<Self, MaterialError> {
+        let member = |name: &str| -> Result<Vec<u8>, MaterialError> {
+            let value = private.parameter(name).and_then(Value::as_str);
+            value
+                .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v).ok())
+                .ok_or_else(|| MaterialError::Malformed(format!("the ES256 key lacks a valid `{name}`")))
+        };
+        if private.key_type() != "EC" || private.curve() != Some("P-256") {
+            return Err(MaterialError::Malformed("an ES256 key must be an EC key on P-256".into()));
+        }
+        let mut public = vec![0x04];
+        public.extend(member("x")?);
+        public.extend(member("y")?);
+        let key = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &member("d")?,
+            &public,
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| MaterialError::Malformed(format!("not a P-256 key pair: {e}")))?;
+        Ok(Self { key: std::sync::Arc::new(key), key_id: private.key_id().map(str::to_string) })
+    }
+}
+
+impl std::fmt::Debug for RingEs256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingEs256").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl JwsSigner for RingEs256 {
+    fn algorithm(&self) -> &dyn josekit::jws::JwsAlgorithm {
+        &ES256
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    fn signature_len(&self) -> usize {
+        64
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
+        let signature = self
+            .key
+            .sign(&ring::rand::SystemRandom::new(), message)
+            .map_err(|e| josekit::JoseError::InvalidSignature(anyhow::anyhow!("ES256 signing failed: {e}")))?;
+        Ok(signature.as_ref().to_vec())
+    }
+
+    fn box_clone(&self) -> Box<dyn JwsSigner> {
+        Box::new(self.clone())
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +214,28 @@ mod tests {
             assert_eq!(thumbprint(&key.public_jwk).unwrap(), key.kid);
             signer(alg, &key.private_jwk).unwrap().sign(b"x").unwrap();
         }
+    }
+
+    #[test]
+    fn es256_signatures_verify_with_the_public_key_and_keys_must_be_p256() {
+        let key = generate("ES256").unwrap();
+        let signer = signer("ES256", &key.private_jwk).unwrap();
+        assert_eq!(signer.key_id(), Some(key.kid.as_str()));
+        let signature = signer.sign(b"header.payload").unwrap();
+        assert_eq!(signature.len(), 64, "r || s, not DER");
+        let verifier = ES256.verifier_from_jwk(&key.public_jwk).unwrap();
+        verifier.verify(b"header.payload", &signature).unwrap();
+        assert!(verifier.verify(b"header.payloaD", &signature).is_err());
+        let mut other_curve = key.private_jwk.clone();
+        other_curve.set_parameter("crv", Some(Value::String("P-384".into()))).unwrap();
+        assert!(matches!(signer_result("ES256", &other_curve), Err(MaterialError::Malformed(_))));
+        let mut wrong_d = key.private_jwk.clone();
+        wrong_d.set_parameter("d", Some(Value::String(b64url(&[7u8; 32])))).unwrap();
+        assert!(matches!(signer_result("ES256", &wrong_d), Err(MaterialError::Malformed(_))), "d must match x and y");
+    }
+
+    fn signer_result(alg: &str, jwk: &Jwk) -> Result<(), MaterialError> {
+        signer(alg, jwk).map(drop)
     }
 
     #[test]
