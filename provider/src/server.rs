@@ -26,6 +26,8 @@ pub async fn start(settings: Settings) -> Result<(Running, Store), StartError> {
     #[cfg(unix)]
     state.keyring.reload_on_hangup().map_err(|e| StartError::Internal(format!("cannot listen for SIGHUP: {e}")))?;
     crate::purge::spawn(store.clone(), settings.storage.purge_interval);
+    // Ten a second: each copies a few megabytes at most, a pause no request notices.
+    store.spawn_checkpointer(std::time::Duration::from_millis(100));
     state.passwords.spawn_memory_release(std::time::Duration::from_secs(30));
     crate::logout::backchannel::spawn(state.clone());
 

@@ -4,6 +4,7 @@
 //! crate knows SQL. Callers open a [`Store`], and reach each aggregate through it:
 //! `store.users()`, `store.keys()`, … Times are Unix seconds throughout.
 
+mod checkpoint;
 pub mod entity;
 mod error;
 pub mod migration;
@@ -25,6 +26,8 @@ pub struct Store {
     clients: std::sync::Arc<repo::client_cache::ClientCache>,
     /// Shared by every clone of this store (see [`repo::group_commit`]).
     writes: std::sync::Arc<repo::group_commit::GroupCommit>,
+    /// The URL of a SQLite database file, for [`Store::spawn_checkpointer`].
+    sqlite_file: Option<std::sync::Arc<str>>,
 }
 
 /// Which engine a [`Store`] runs on.
@@ -57,6 +60,14 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    // A multi-row INSERT inside a transaction keeps a statement journal; in a
+                    // file that is a write system call per page touched.
+                    .pragma("temp_store", "memory")
+                    // A server checkpoints the log on a connection of its own (see
+                    // `checkpoint`); the writer's automatic checkpoint is the backstop, at
+                    // 32 MiB of log, and the log file is cut back to 64 MiB after one.
+                    .pragma("wal_autocheckpoint", "8192")
+                    .pragma("journal_size_limit", "67108864")
             });
         if url.starts_with("sqlite:") {
             // A local file needs no ping before each use; instead, end any transaction a
@@ -68,7 +79,8 @@ impl Store {
             options.idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
         }
         let db = Database::connect(options).await.map_err(|e| StorageError::Unavailable(describe_connect_error(url, &e)))?;
-        Ok(Self { db, clients: Default::default(), writes: Default::default() })
+        let sqlite_file = (sqlite && !in_memory).then(|| url.into());
+        Ok(Self { db, clients: Default::default(), writes: Default::default(), sqlite_file })
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at once: the whole run is
@@ -105,6 +117,14 @@ impl Store {
             DbBackend::Postgres => Engine::Postgres,
             _ => Engine::Sqlite,
         }
+    }
+
+    /// On a SQLite file, checkpoints its write-ahead log every `every` on a connection of its
+    /// own, so that commits never stop to do it (see [`checkpoint`]). For servers; nothing on
+    /// PostgreSQL or an in-memory database.
+    pub fn spawn_checkpointer(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let url = self.sqlite_file.as_deref()?.to_string();
+        Some(tokio::spawn(checkpoint::run(url, every)))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

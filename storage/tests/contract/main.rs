@@ -8,6 +8,7 @@
 mod support;
 
 mod audit;
+mod checkpoint;
 mod clients;
 mod connectors;
 mod consents;

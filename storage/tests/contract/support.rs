@@ -163,3 +163,17 @@ pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, poort_storage::Stor
 pub fn now() -> i64 {
     poort_storage::now()
 }
+
+/// An active password user with nothing but an address.
+pub fn plain_user(email: &str) -> poort_storage::repo::NewUser {
+    poort_storage::repo::NewUser {
+        email: email.into(),
+        username: None,
+        display_name: None,
+        email_verified: false,
+        claims: serde_json::json!({}),
+        status: poort_storage::repo::UserStatus::Active,
+        auth_method: "password".into(),
+        password_hash: None,
+    }
+}

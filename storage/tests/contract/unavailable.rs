@@ -2,25 +2,12 @@
 //! read-only): every write fails as "unavailable" (the callers answer 503, try again), nothing is
 //! stored, reads go on, and writes work again once the database does.
 
-use crate::support::{Backend, Db, contract, now};
+use crate::support::{Backend, Db, contract, now, plain_user as user};
 use poort_storage::Store;
 use sea_orm::ConnectionTrait as _;
-use poort_storage::repo::{NewGrant, NewUser, UserStatus};
+use poort_storage::repo::NewGrant;
 
 contract!(; shared: writes_to_a_read_only_database_fail_as_unavailable_and_store_nothing);
-
-fn user(email: &str) -> NewUser {
-    NewUser {
-        email: email.into(),
-        username: None,
-        display_name: None,
-        email_verified: false,
-        claims: serde_json::json!({}),
-        status: UserStatus::Active,
-        auth_method: "password".into(),
-        password_hash: None,
-    }
-}
 
 /// Sets the PostgreSQL test database read-only (for connections opened afterwards) or back.
 async fn set_read_only(db: &Db, on: bool) {
