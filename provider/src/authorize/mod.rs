@@ -425,12 +425,17 @@ async fn issue(
                 amr: session.amr.clone(),
                 expires_at: at + tokens.authorization_code_ttl.as_secs() as i64,
             };
+            // Records the session's client with them: a failed authorization leaves the
+            // session as it was.
             grants.create_grant_with_code(new_grant, new_code).await?.0
         }
-        None => grants.create_grant(new_grant).await?,
+        None => {
+            let grant = grants.create_grant(new_grant).await?;
+            // Only once the grant is stored, for the same reason.
+            state.store.sessions().add_client(&session.id, &client.id).await?;
+            grant
+        }
     };
-    // Only once the grant is stored: a failed authorization leaves the session as it was.
-    state.store.sessions().add_client(&session.id, &client.id).await?;
     let mut response = Vec::new();
     if let Some(code) = &code {
         response.push(("code", code.clone()));

@@ -7,11 +7,12 @@
 //! Lock order on PostgreSQL, kept by every method here: the grant row, then code or token rows.
 
 use crate::entity::grants::{authorization_code, grant, token};
+use crate::entity::sessions::session_client;
 use crate::repo::group_commit::{GroupCommit, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, QueryFilter, QuerySelect,
@@ -384,20 +385,35 @@ impl<'a> Grants<'a> {
     }
 
     /// Creates a grant and its authorization code in one transaction (an authorization
-    /// response): both are stored or neither. The code's `grant_id` is the new grant's.
+    /// response), and records that the code's session has signed in to its client (as
+    /// `Sessions::add_client` does): all of it is stored or none. The code's `grant_id` is the
+    /// new grant's.
     pub async fn create_grant_with_code(
         &self,
         grant: NewGrant,
         code: NewAuthorizationCode,
     ) -> Result<(GrantRecord, AuthorizationCodeRecord), StorageError> {
         let grant_id = new_id();
+        let signed_in = session_client::ActiveModel {
+            session_id: Set(code.session_id.clone()),
+            client_id: Set(code.client_id.clone()),
+            first_seen_at: Set(now()),
+        };
         let code = code_row(NewAuthorizationCode { grant_id: grant_id.clone(), ..code });
         let grant = grant_row(grant_id, grant);
         let work: Work<(grant::Model, authorization_code::Model)> = Box::new(move |txn| {
-            let (grant, code) = (grant.clone(), code.clone());
+            let (grant, code, signed_in) = (grant.clone(), code.clone(), signed_in.clone());
             Box::pin(async move {
                 let grant = grant.insert(txn).await?;
                 let code = code.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
+                session_client::Entity::insert(signed_in)
+                    .on_conflict(
+                        OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(txn)
+                    .await?;
                 Ok((grant, code))
             })
         });

@@ -560,6 +560,7 @@ async fn a_grant_and_its_code_are_stored_together(db: Db) {
     let (grant, stored) =
         grants.create_grant_with_code(new_grant("webapp", "user-1"), code("auth-1", &other)).await.unwrap();
     assert_eq!(stored.grant_id, grant.id, "the code is under the new grant, whatever it named");
+    assert_eq!(db.store.sessions().clients_of("session-1").await.unwrap(), ["webapp"], "the session has signed in to the client");
     assert_eq!(grants.get_grant(&grant.id).await.unwrap().unwrap().client_id, "webapp");
     match grants.consume_code("auth-1", now()).await.unwrap() {
         ConsumeOutcome::Consumed(code) => assert_eq!(code.grant_id, grant.id),
@@ -568,6 +569,8 @@ async fn a_grant_and_its_code_are_stored_together(db: Db) {
     // A code that cannot be stored takes its grant with it.
     let before = grants.revoke_user_grants("user-1", Some("webapp"), now()).await.unwrap().len();
     assert_eq!(before, 2, "the first grant and the new one");
-    assert_conflict(grants.create_grant_with_code(new_grant("webapp", "user-1"), code("auth-1", &other)).await, "authorization code");
-    assert!(grants.revoke_user_grants("user-1", Some("webapp"), now()).await.unwrap().is_empty(), "no grant without its code");
+    let for_crm = NewAuthorizationCode { client_id: "crm".into(), ..code("auth-1", &other) };
+    assert_conflict(grants.create_grant_with_code(new_grant("crm", "user-1"), for_crm).await, "authorization code");
+    assert!(grants.revoke_user_grants("user-1", Some("crm"), now()).await.unwrap().is_empty(), "no grant without its code");
+    assert_eq!(db.store.sessions().clients_of("session-1").await.unwrap(), ["webapp"], "nor a client signed in");
 }
