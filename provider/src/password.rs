@@ -59,9 +59,13 @@ impl Scratch {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
     }
 
+    /// Keeps `blocks` for the next check, unless a stored hash with larger parameters than
+    /// ours (an imported one) grew them: that memory is not held on to.
     fn give_back(&self, blocks: Vec<Block>) {
         self.last_used.store(poort_storage::now(), Ordering::Relaxed);
-        self.free.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
+        if blocks.len() <= Params::default().block_count() {
+            self.free.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
+        }
     }
 
     /// Frees the kept memory when no check has given any back for `idle`.
@@ -251,6 +255,8 @@ mod tests {
         scratch.release_if_idle(Duration::from_secs(60));
         assert!(scratch.free.lock().unwrap().is_empty());
         assert!(scratch.take().is_empty(), "a check after the release starts from nothing");
+        scratch.give_back(vec![Block::default(); Params::default().block_count() + 1]);
+        assert!(scratch.free.lock().unwrap().is_empty(), "memory grown past our parameters is not kept");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
