@@ -7,12 +7,12 @@
 //! Lock order on PostgreSQL, kept by every method here: the grant row, then code or token rows.
 
 use crate::entity::grants::{authorization_code, grant, token};
-use crate::entity::sessions::session_client;
+use crate::repo::sessions::{insert_session_client, session_client_row};
 use crate::repo::group_commit::{GroupCommit, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, QueryFilter, QuerySelect,
@@ -394,11 +394,7 @@ impl<'a> Grants<'a> {
         code: NewAuthorizationCode,
     ) -> Result<(GrantRecord, AuthorizationCodeRecord), StorageError> {
         let grant_id = new_id();
-        let signed_in = session_client::ActiveModel {
-            session_id: Set(code.session_id.clone()),
-            client_id: Set(code.client_id.clone()),
-            first_seen_at: Set(now()),
-        };
+        let signed_in = session_client_row(&code.session_id, &code.client_id);
         let code = code_row(NewAuthorizationCode { grant_id: grant_id.clone(), ..code });
         let grant = grant_row(grant_id, grant);
         let work: Work<(grant::Model, authorization_code::Model)> = Box::new(move |txn| {
@@ -406,14 +402,7 @@ impl<'a> Grants<'a> {
             Box::pin(async move {
                 let grant = grant.insert(txn).await?;
                 let code = code.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
-                session_client::Entity::insert(signed_in)
-                    .on_conflict(
-                        OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(txn)
-                    .await?;
+                insert_session_client(txn, signed_in).await?;
                 Ok((grant, code))
             })
         });

@@ -11,7 +11,7 @@ use crate::repo::InsertCommitted as _;
 use crate::repo::group_commit::{GroupCommit, Work};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
 };
 
@@ -236,27 +236,10 @@ impl<'a> Sessions<'a> {
 
     /// Notes that `client_id` received tokens through this session (once per client).
     pub async fn add_client(&self, session_id: &str, client_id: &str) -> Result<(), StorageError> {
-        let row = session_client::ActiveModel {
-            session_id: Set(session_id.to_string()),
-            client_id: Set(client_id.to_string()),
-            first_seen_at: Set(now()),
-        };
-        // Every authorization does this, beside storing its grant and code: on SQLite the two
-        // share a commit (see `GroupCommit`).
-        let work: Work<()> = Box::new(move |txn| {
-            let row = row.clone();
-            Box::pin(async move {
-                session_client::Entity::insert(row)
-                    .on_conflict(
-                        OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(txn)
-                    .await?;
-                Ok(())
-            })
-        });
+        let row = session_client_row(session_id, client_id);
+        // Authorizations without a code do this once their grant is stored; with a code it is
+        // part of `Grants::create_grant_with_code`'s write.
+        let work: Work<()> = Box::new(move |txn| Box::pin(insert_session_client(txn, row.clone())));
         self.writes.write(self.db, work).await
     }
 
@@ -289,4 +272,26 @@ impl<'a> Sessions<'a> {
         txn.commit().await?;
         Ok(sessions.rows_affected)
     }
+}
+
+/// The row that says `session_id` has signed in to `client_id`, from now.
+pub(crate) fn session_client_row(session_id: &str, client_id: &str) -> session_client::ActiveModel {
+    session_client::ActiveModel {
+        session_id: Set(session_id.to_string()),
+        client_id: Set(client_id.to_string()),
+        first_seen_at: Set(now()),
+    }
+}
+
+/// Stores `row` inside `txn`; a pair already stored keeps its first time.
+pub(crate) async fn insert_session_client(txn: &DatabaseTransaction, row: session_client::ActiveModel) -> Result<(), StorageError> {
+    session_client::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
