@@ -13,12 +13,14 @@ use crate::crypto::constant_time_eq;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::RwLock;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
 
 pub const PATH: &str = "/metrics";
 
@@ -54,7 +56,13 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     counters: RwLock<BTreeMap<Series, AtomicU64>>,
+    /// `poort_http_requests_total`, kept apart: it counts every request, so finding its
+    /// counter must not allocate (route pattern → one counter per status class).
+    requests: RwLock<BTreeMap<String, [AtomicU64; STATUS_CLASSES.len()]>>,
 }
+
+const REQUESTS_COUNTER: &str = "poort_http_requests_total";
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 impl Metrics {
     /// Adds one to a counter.
@@ -74,8 +82,26 @@ impl Metrics {
         self.counters.write().unwrap_or_else(|e| e.into_inner()).entry(series).or_default().fetch_add(by, Ordering::Relaxed);
     }
 
+    /// Counts one answered request: `route` is the route pattern, never the raw path.
+    pub fn count_request(&self, route: &str, status: StatusCode) {
+        let class = usize::from(status.as_u16() / 100).clamp(1, STATUS_CLASSES.len()) - 1;
+        if let Some(counters) = self.requests.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            counters[class].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut requests = self.requests.write().unwrap_or_else(|e| e.into_inner());
+        requests.entry(route.to_string()).or_default()[class].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A counter's current value (0 when never counted).
     pub fn get(&self, name: &'static str, labels: &[(&'static str, &str)]) -> u64 {
+        if name == REQUESTS_COUNTER {
+            let label = |key| labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+            let class = STATUS_CLASSES.iter().position(|c| Some(*c) == label("status"));
+            let requests = self.requests.read().unwrap_or_else(|e| e.into_inner());
+            let counters = label("route").and_then(|route| requests.get(route));
+            return counters.zip(class).map_or(0, |(counters, class)| counters[class].load(Ordering::Relaxed));
+        }
         let series = Series { name, labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect() };
         self.counters.read().unwrap_or_else(|e| e.into_inner()).get(&series).map_or(0, |c| c.load(Ordering::Relaxed))
     }
@@ -88,6 +114,14 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (series, value) in counters.iter().filter(|(s, _)| s.name == *name) {
                 line(&mut out, name, &series.labels, value.load(Ordering::Relaxed) as f64);
+            }
+            if *name == REQUESTS_COUNTER {
+                for (route, by_class) in self.requests.read().unwrap_or_else(|e| e.into_inner()).iter() {
+                    for (class, value) in STATUS_CLASSES.iter().zip(by_class).filter(|(_, v)| v.load(Ordering::Relaxed) > 0) {
+                        let labels = [("route", route.clone()), ("status", (*class).to_string())];
+                        line(&mut out, name, &labels, value.load(Ordering::Relaxed) as f64);
+                    }
+                }
             }
         }
         let mut described = Vec::new();
@@ -118,20 +152,48 @@ fn line(out: &mut String, name: &str, labels: &[(&'static str, String)], value: 
     let _ = writeln!(out, " {value}");
 }
 
-/// Middleware counting every answered request by its route pattern (never the raw path, which
-/// would carry ids) and status class.
-pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let response = next.run(request).await;
-    let class = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    state.metrics.inc("poort_http_requests_total", &[("route", &route), ("status", class)]);
-    response
+/// The layer counting every answered request by its route pattern (never the raw path, which
+/// would carry ids) and status class. A layer of its own rather than `from_fn`: the router
+/// clones its middleware for every request, and cloning this one costs one `Arc`.
+#[derive(Clone)]
+pub struct CountRequestsLayer(pub Arc<Metrics>);
+
+impl<S> Layer<S> for CountRequestsLayer {
+    type Service = CountRequests<S>;
+    fn layer(&self, inner: S) -> CountRequests<S> {
+        CountRequests { inner, metrics: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct CountRequests<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request> for CountRequests<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let metrics = self.metrics.clone();
+        let answered = self.inner.call(request);
+        Box::pin(async move {
+            let response = answered.await?;
+            metrics.count_request(route.as_ref().map_or("unmatched", MatchedPath::as_str), response.status());
+            Ok(response)
+        })
+    }
 }
 
 /// The process's resident memory, from `/proc` (Linux only; nothing elsewhere).
@@ -189,14 +251,31 @@ mod tests {
     #[test]
     fn counters_render_with_help_labels_and_escaping() {
         let metrics = Metrics::default();
-        metrics.inc("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")]);
-        metrics.add("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")], 2);
-        metrics.inc("poort_http_requests_total", &[("route", "/a\"b"), ("status", "4xx")]);
-        assert_eq!(metrics.get("poort_http_requests_total", &[("route", "/token"), ("status", "2xx")]), 3);
+        metrics.inc("poort_rate_limited_total", &[("limit", "sign_in")]);
+        metrics.add("poort_rate_limited_total", &[("limit", "sign_in")], 2);
+        metrics.inc("poort_rate_limited_total", &[("limit", "a\"b")]);
+        assert_eq!(metrics.get("poort_rate_limited_total", &[("limit", "sign_in")]), 3);
         let text = metrics.render(&[Gauge { name: "g", help: "A gauge.", labels: vec![("state", "x".into())], value: 1.5 }]);
-        assert!(text.contains("# TYPE poort_http_requests_total counter\n"), "{text}");
-        assert!(text.contains("poort_http_requests_total{route=\"/token\",status=\"2xx\"} 3\n"), "{text}");
-        assert!(text.contains("poort_http_requests_total{route=\"/a\\\"b\",status=\"4xx\"} 1\n"), "{text}");
+        assert!(text.contains("# TYPE poort_rate_limited_total counter\n"), "{text}");
+        assert!(text.contains("poort_rate_limited_total{limit=\"sign_in\"} 3\n"), "{text}");
+        assert!(text.contains("poort_rate_limited_total{limit=\"a\\\"b\"} 1\n"), "{text}");
         assert!(text.contains("# TYPE g gauge\ng{state=\"x\"} 1.5\n"), "{text}");
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_and_status_class() {
+        let metrics = Metrics::default();
+        for status in [200, 204, 302, 400, 401, 503] {
+            metrics.count_request("/token", StatusCode::from_u16(status).unwrap());
+        }
+        metrics.count_request("/a\"b", StatusCode::OK);
+        let token = |class| metrics.get("poort_http_requests_total", &[("route", "/token"), ("status", class)]);
+        assert_eq!([token("1xx"), token("2xx"), token("3xx"), token("4xx"), token("5xx")], [0, 2, 1, 2, 1]);
+        let text = metrics.render(&[]);
+        assert!(text.contains("# TYPE poort_http_requests_total counter\n"), "{text}");
+        assert!(text.contains("poort_http_requests_total{route=\"/token\",status=\"2xx\"} 2\n"), "{text}");
+        assert!(text.contains("poort_http_requests_total{route=\"/token\",status=\"5xx\"} 1\n"), "{text}");
+        assert!(text.contains("poort_http_requests_total{route=\"/a\\\"b\",status=\"2xx\"} 1\n"), "{text}");
+        assert!(!text.contains("status=\"1xx\""), "classes never counted are left out: {text}");
     }
 }
