@@ -19,6 +19,47 @@ pub fn random_token() -> String {
     b64url(&random_bytes::<32>())
 }
 
+/// Hex digits of the issuing millisecond in front of an [`ordered_token`].
+const TIME_PREFIX_LEN: usize = 12;
+
+/// A token that sorts by when it was issued: 12 hex digits of the issuing millisecond (Unix
+/// time), then a [`random_token`] — 55 characters, still 256 random bits. Codes, access and
+/// refresh tokens and `jti`s are these, and [`token_key`] keeps the time in front of their
+/// stored key, so the database's index of them grows at its end, as it does for the time-ordered
+/// ids of grants, instead of taking every new key in a random page. The time is no secret: an
+/// ID token's `iat` says as much.
+pub fn ordered_token() -> String {
+    let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    format!("{:012x}{}", millis.clamp(0, 0xffff_ffff_ffff), random_token())
+}
+
+/// Whether `value` has the shape of our tokens: an [`ordered_token`], or a [`random_token`] as
+/// issued before tokens were ordered.
+pub fn is_token_shaped(value: &str) -> bool {
+    let random_part = |part: &str| part.len() == 43 && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    random_part(value) || (value.len() == TIME_PREFIX_LEN + 43 && time_prefix(value).is_some() && random_part(&value[TIME_PREFIX_LEN..]))
+}
+
+/// The issue time in front of an ordered token, as written.
+fn time_prefix(token: &str) -> Option<&str> {
+    let prefix = token.get(..TIME_PREFIX_LEN)?;
+    prefix.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)).then_some(prefix)
+}
+
+/// The key a token is stored and found under: the issue time of an [`ordered_token`] in clear,
+/// then the token's keyed hash. For a token issued before tokens were ordered, the keyed hash
+/// alone, as it was stored then.
+pub fn token_key(key: &[u8], token: &str) -> String {
+    token_key_hashing(key, token, token)
+}
+
+/// [`token_key`] with the keyed hash taken of `hashed`, a value derived from `token` (a JWT
+/// access token's `"jti:" + jti`).
+pub fn token_key_hashing(key: &[u8], token: &str, hashed: &str) -> String {
+    let prefix = if token.len() == TIME_PREFIX_LEN + 43 { time_prefix(token).unwrap_or("") } else { "" };
+    format!("{prefix}{}", keyed_hash(key, hashed))
+}
+
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -77,6 +118,49 @@ mod tests {
         let b = random_token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ordered_tokens_keep_256_random_bits_behind_their_issue_time() {
+        let before = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let token = ordered_token();
+        let after = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        assert_eq!(token.len(), 55);
+        let millis = i128::from_str_radix(&token[..12], 16).unwrap();
+        assert!((before..=after).contains(&millis), "{token}");
+        assert!(is_token_shaped(&token[12..]) && is_token_shaped(&token));
+        assert_ne!(token[12..], ordered_token()[12..]);
+    }
+
+    #[test]
+    fn token_keys_sort_by_issue_time_and_hide_the_token() {
+        let key = b"instance key";
+        let older = ordered_token();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let newer = ordered_token();
+        let (older_key, newer_key) = (token_key(key, &older), token_key(key, &newer));
+        assert!(older_key < newer_key, "{older_key} {newer_key}");
+        assert_eq!(older_key, format!("{}{}", &older[..12], keyed_hash(key, &older)));
+        assert!(!older_key.contains(&older[12..]));
+        assert_eq!(token_key_hashing(key, &older, "jti:x"), format!("{}{}", &older[..12], keyed_hash(key, "jti:x")));
+        // Tokens issued before the time prefix keep the key they were stored under.
+        let legacy = random_token();
+        assert_eq!(token_key(key, &legacy), keyed_hash(key, &legacy));
+    }
+
+    #[test]
+    fn only_values_shaped_like_our_tokens_pass() {
+        assert!(is_token_shaped(&random_token()) && is_token_shaped(&ordered_token()));
+        let token = ordered_token();
+        for bad in [
+            "short".to_string(),
+            "a.b.c".to_string(),
+            format!("{}{}", "G".repeat(12), &token[12..]),
+            format!("{}=", &token[..54]),
+            format!("{token}A"),
+        ] {
+            assert!(!is_token_shaped(&bad), "{bad}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod request_uri;
 pub mod response;
 pub mod ticket;
 
-use crate::crypto::{keyed_hash, random_token};
+use crate::crypto::{ordered_token, token_key};
 use crate::oauth::subject::subject_for;
 use crate::oauth::{Client, ErrorCode, OAuthError};
 use crate::session;
@@ -402,12 +402,12 @@ async fn issue(
         auth_time: Some(session.auth_time),
         expires_at: at + tokens.refresh_token_ttl.as_secs() as i64,
     };
-    let code = words.contains(&"code").then(random_token);
+    let code = words.contains(&"code").then(ordered_token);
     let grants = state.store.grants();
     let grant = match &code {
         Some(code) => {
             let new_code = NewAuthorizationCode {
-                code_hash: keyed_hash(&state.hash_key, code),
+                code_hash: token_key(&state.hash_key, code),
                 // The new grant's, given when both are stored.
                 grant_id: String::new(),
                 client_id: client.id.clone(),

@@ -4,7 +4,7 @@
 
 use super::TokenResponse;
 use super::issue::{self, UserGrant};
-use crate::crypto::{b64url, constant_time_eq, keyed_hash, sha256};
+use crate::crypto::{b64url, constant_time_eq, sha256, token_key};
 use crate::oauth::form::FormParams;
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
@@ -43,7 +43,7 @@ fn is_verifier(value: &str) -> bool {
 /// means a copy is in other hands, and everything issued from it is revoked.
 pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Result<TokenResponse, OAuthError> {
     let at = now();
-    let hash = keyed_hash(&state.hash_key, &request.code);
+    let hash = token_key(&state.hash_key, &request.code);
     let not_valid = || OAuthError::invalid_grant("the authorization code is not valid");
     let Some(found) = state.store.grants().find_code(&hash).await? else { return Err(not_valid()) };
     if found.consumed_at.is_none() {

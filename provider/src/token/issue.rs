@@ -2,7 +2,7 @@
 //! token, the ID token with its requested claims, and new refresh tokens.
 
 use crate::claims::{self, Target};
-use crate::crypto::{keyed_hash, random_token};
+use crate::crypto::{ordered_token, token_key};
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenRequest};
@@ -124,12 +124,12 @@ pub async fn first_refresh_token(
     user_id: &str,
     scope: &str,
 ) -> Result<String, OAuthError> {
-    let token = random_token();
+    let token = ordered_token();
     let stored = state
         .store
         .grants()
         .store_token(NewToken {
-            token_hash: keyed_hash(&state.hash_key, &token),
+            token_hash: token_key(&state.hash_key, &token),
             kind: TokenKind::Refresh,
             grant_id: grant_id.to_string(),
             client_id: client.id.clone(),

@@ -5,11 +5,10 @@
 
 use super::TokenResponse;
 use super::issue::{self, UserGrant};
-use crate::crypto::{keyed_hash, random_token};
+use crate::crypto::{is_token_shaped, ordered_token, token_key};
 use crate::oauth::form::FormParams;
 use crate::oauth::{Client, ErrorCode, OAuthError};
 use crate::state::AppState;
-use crate::tokens::access_token::is_opaque;
 use poort_storage::now;
 use poort_storage::repo::{NewRefreshToken, RotateOutcome, TokenKind};
 
@@ -35,11 +34,11 @@ fn invalid() -> OAuthError {
 
 /// Exchanges the refresh token of the authenticated `client` for new tokens.
 pub async fn refresh(state: &AppState, client: &Client, request: Request) -> Result<TokenResponse, OAuthError> {
-    if !is_opaque(&request.refresh_token) {
+    if !is_token_shaped(&request.refresh_token) {
         return Err(invalid());
     }
     let grants = state.store.grants();
-    let hash = keyed_hash(&state.hash_key, &request.refresh_token);
+    let hash = token_key(&state.hash_key, &request.refresh_token);
     // Everything that can be refused without touching the token is checked first: another
     // client's token, a wider scope and a user who can no longer sign in leave it as it was.
     let current = grants.find_token(&hash).await?.filter(|t| t.kind == TokenKind::Refresh).ok_or_else(invalid)?;
@@ -50,9 +49,9 @@ pub async fn refresh(state: &AppState, client: &Client, request: Request) -> Res
     let grant = grants.get_grant(&current.grant_id).await?.ok_or_else(invalid)?;
     let user = issue::active_user(state, grant.user_id.as_deref().ok_or_else(invalid)?).await?;
 
-    let successor = random_token();
+    let successor = ordered_token();
     let expires_at = issue::refresh_expiry(state);
-    let rotation = NewRefreshToken { token_hash: keyed_hash(&state.hash_key, &successor), expires_at };
+    let rotation = NewRefreshToken { token_hash: token_key(&state.hash_key, &successor), expires_at };
     match grants.rotate_refresh(&hash, rotation).await? {
         RotateOutcome::Rotated { .. } => {}
         RotateOutcome::Reused(token) => {

@@ -3,13 +3,15 @@
 //! values for clients that ask for them. Either way the token has a row in `tokens` under its
 //! grant, so revoking the token or the grant ends it:
 //!
-//! - an opaque token (and every refresh token) is stored as `keyed_hash(hash_key, token)`;
-//! - a JWT is stored as `keyed_hash(hash_key, "jti:" + jti)`.
+//! - an opaque token (and every refresh token) is an ordered token, stored under
+//!   `token_key(hash_key, token)`: its issue time, then its keyed hash;
+//! - a JWT's `jti` is an ordered token, and the JWT is stored under its issue time and the keyed
+//!   hash of `"jti:" + jti`.
 //!
-//! A presented opaque value must look like one we issue (43 base64url characters), so a string
+//! A presented opaque value must look like one we issue (`crypto::is_token_shaped`), so a string
 //! such as `jti:…` can never be mistaken for an opaque token.
 
-use crate::crypto::{keyed_hash, random_token};
+use crate::crypto::{is_token_shaped, ordered_token, token_key, token_key_hashing};
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
 use crate::tokens::jwt;
@@ -60,7 +62,7 @@ pub fn mint(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<(Issue
     let issued_at = now();
     let expires_in = state.settings.tokens.access_token_ttl.as_secs() as i64;
     let (token, token_hash) = if request.client.wants_jwt_access_tokens() {
-        let jti = random_token();
+        let jti = ordered_token();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(&*state.issuer));
         claims.insert("sub".into(), json!(request.subject));
@@ -76,9 +78,9 @@ pub fn mint(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<(Issue
         let token = jwt::sign(&state.keyring.snapshot(), request.client.access_token_alg(), Some(JWT_TYPE), claims)?;
         (token, jti_hash(state, &jti))
     } else {
-        let token = random_token();
-        let hash = keyed_hash(&state.hash_key, &token);
-        (token, hash)
+        let token = ordered_token();
+        let key = token_key(&state.hash_key, &token);
+        (token, key)
     };
     let row = NewToken {
         token_hash,
@@ -104,20 +106,15 @@ pub async fn find_presented(state: &AppState, presented: &str) -> Result<Option<
 
 /// The `token_hash` a presented token is stored under.
 pub fn stored_hash(state: &AppState, presented: &str) -> Option<String> {
-    if is_opaque(presented) {
-        return Some(keyed_hash(&state.hash_key, presented));
+    if is_token_shaped(presented) {
+        return Some(token_key(&state.hash_key, presented));
     }
     let claims = verify_jwt(state, presented)?;
     claims.get("jti").and_then(Value::as_str).map(|jti| jti_hash(state, jti))
 }
 
 fn jti_hash(state: &AppState, jti: &str) -> String {
-    keyed_hash(&state.hash_key, &format!("jti:{jti}"))
-}
-
-/// Whether `value` has the shape of our random tokens: 256 bits, base64url, no padding.
-pub fn is_opaque(value: &str) -> bool {
-    value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token_key_hashing(&state.hash_key, jti, &format!("jti:{jti}"))
 }
 
 /// The claims of a JWT access token we issued and that has not expired: `typ` `at+jwt`, a key
@@ -135,17 +132,4 @@ pub fn verify_jwt(state: &AppState, presented: &str) -> Option<Map<String, Value
     let claims = verify::verify(presented, verify::verifier_for(alg, &public)?.as_ref())?;
     let fresh = numeric_date(&claims, "exp").is_some_and(|exp| exp > now());
     (claims.get("iss").and_then(Value::as_str) == Some(&*state.issuer) && fresh).then_some(claims)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_values_shaped_like_ours_are_opaque_tokens() {
-        assert!(is_opaque(&random_token()));
-        assert!(!is_opaque("jti:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
-        assert!(!is_opaque("short"));
-        assert!(!is_opaque("a.b.c"));
-    }
 }

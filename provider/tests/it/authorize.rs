@@ -4,7 +4,6 @@
 use crate::browser::{Browser, Page};
 use axum::http::StatusCode;
 use poort::app;
-use poort::crypto::keyed_hash;
 use poort::state::AppState;
 use poort_storage::repo::{ConsumeOutcome, NewUser, UserStatus};
 
@@ -56,7 +55,7 @@ impl Fixture {
 
     async fn code_is_stored(&self, code: &str) -> bool {
         matches!(
-            self.state.store.grants().consume_code(&keyed_hash(&self.state.hash_key, code), poort_storage::now()).await.unwrap(),
+            self.state.store.grants().consume_code(&poort::crypto::token_key(&self.state.hash_key, code), poort_storage::now()).await.unwrap(),
             ConsumeOutcome::Consumed(_)
         )
     }

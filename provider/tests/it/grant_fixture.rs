@@ -12,7 +12,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::{JwsHeader, JwsSigner};
 use josekit::jwt::JwtPayload;
 use poort::app;
-use poort::crypto::{b64url, keyed_hash, random_token, sha256};
+use poort::crypto::{b64url, keyed_hash, ordered_token, random_token, sha256, token_key};
 use poort::state::AppState;
 use poort_storage::now;
 use poort_storage::repo::{ClientSource, NewAuthorizationCode, NewClient, NewGrant, NewSession, NewUser, UserStatus};
@@ -199,12 +199,12 @@ impl Op {
             })
             .await
             .unwrap();
-        let code = random_token();
+        let code = ordered_token();
         self.state
             .store
             .grants()
             .store_code(NewAuthorizationCode {
-                code_hash: keyed_hash(&self.state.hash_key, &code),
+                code_hash: token_key(&self.state.hash_key, &code),
                 grant_id: grant.id,
                 client_id: client_id.into(),
                 user_id: self.user_id.clone(),

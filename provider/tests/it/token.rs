@@ -5,9 +5,9 @@
 use crate::grant_fixture::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use poort::crypto::keyed_hash;
+use poort::crypto::{keyed_hash, random_token};
 use poort_storage::now;
-use poort_storage::repo::ConsumeOutcome;
+use poort_storage::repo::{ConsumeOutcome, NewToken, TokenKind};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -424,7 +424,7 @@ async fn client_credentials_issue_a_token_for_the_client_itself() {
 async fn code_unspent(op: &Op, code: &str) -> bool {
     // Spending it here is the check; callers do not use the code afterwards.
     matches!(
-        op.state.store.grants().consume_code(&keyed_hash(&op.state.hash_key, code), now()).await.unwrap(),
+        op.state.store.grants().consume_code(&poort::crypto::token_key(&op.state.hash_key, code), now()).await.unwrap(),
         ConsumeOutcome::Consumed(_)
     )
 }
@@ -564,7 +564,7 @@ async fn opaque_access_tokens_are_stored_and_work_at_userinfo() {
     let code = op.code("opaque", CodeSpec { scope: "openid email", ..CodeSpec::default() }).await;
     let body = op.redeem("opaque", &code).await.tokens();
     let access_token = body["access_token"].as_str().unwrap();
-    assert_eq!(access_token.len(), 43);
+    assert!(poort::crypto::is_token_shaped(access_token) && access_token.len() == 55, "{access_token}");
     assert!(!access_token.contains('.'));
     let userinfo = op.userinfo(access_token).await.json();
     assert_eq!(userinfo["email"], "alice@example.com");
@@ -598,4 +598,34 @@ async fn discovery_advertises_the_token_side() {
     assert_eq!(doc["claims_parameter_supported"], true);
     assert!(!list("introspection_endpoint_auth_methods_supported").contains(&"none".to_string()));
     assert!(list("revocation_endpoint_auth_methods_supported").contains(&"none".to_string()));
+}
+
+/// Opaque access tokens and refresh tokens issued before tokens carried their issue time are
+/// stored under their keyed hash alone; after an upgrade they still work where they did.
+#[tokio::test]
+async fn tokens_issued_before_the_time_prefix_still_work() {
+    let op = op_with_rp().await;
+    let code = op.code("rp", CodeSpec { scope: "openid email offline_access", ..CodeSpec::default() }).await;
+    let issued = op.redeem("rp", &code).await.tokens();
+    let grants = op.state.store.grants();
+    let current = poort::crypto::token_key(&op.state.hash_key, issued["refresh_token"].as_str().unwrap());
+    let grant_id = grants.find_token(&current).await.unwrap().unwrap().grant_id;
+    let (legacy_access, legacy_refresh) = (random_token(), random_token());
+    for (token, kind) in [(&legacy_access, TokenKind::Access), (&legacy_refresh, TokenKind::Refresh)] {
+        let row = NewToken {
+            token_hash: keyed_hash(&op.state.hash_key, token),
+            kind,
+            grant_id: grant_id.clone(),
+            client_id: "rp".into(),
+            user_id: Some(op.user_id.clone()),
+            scope: "openid email offline_access".into(),
+            family_id: None,
+            expires_at: now() + 600,
+        };
+        assert!(grants.store_token(row).await.unwrap().is_some());
+    }
+    assert_eq!(op.userinfo(&legacy_access).await.json()["email"], "alice@example.com");
+    let refreshed = op.refresh("rp", &legacy_refresh, None).await.tokens();
+    assert_eq!(refreshed["refresh_token"].as_str().unwrap().len(), 55, "its successor is an ordered token");
+    op.refresh("rp", &legacy_refresh, None).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 }
