@@ -9,7 +9,8 @@ use crate::oauth::form::FormParams;
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
 use poort_storage::now;
-use poort_storage::repo::{AuthorizationCodeRecord, ConsumeOutcome};
+use poort_storage::repo::{AuthorizationCodeRecord, CodeCheck, ConsumeOutcome};
+use std::sync::Arc;
 
 /// A token request for this grant, its parameters checked for shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,26 +39,20 @@ fn is_verifier(value: &str) -> bool {
     (43..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-/// Redeems the code for the authenticated `client`. Everything the request can get wrong is
-/// checked before the code is spent, so a failed request changes nothing; a code already spent
-/// means a copy is in other hands, and everything issued from it is revoked.
+/// Redeems the code for the authenticated `client`. The checks the request can fail run on
+/// the stored code inside the write that spends it, so a failed request changes nothing; a
+/// code already spent means a copy is in other hands, and everything issued from it is revoked.
 pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Result<TokenResponse, OAuthError> {
     let at = now();
     let hash = token_key(&state.hash_key, &request.code);
     let not_valid = || OAuthError::invalid_grant("the authorization code is not valid");
-    let Some(found) = state.store.grants().find_code(&hash).await? else { return Err(not_valid()) };
-    if found.consumed_at.is_none() {
-        if found.client_id != client.id {
-            return Err(not_valid());
-        }
-        if found.expires_at <= at {
-            return Err(OAuthError::invalid_grant("the authorization code has expired"));
-        }
-        check_redirect_uri(client, &found, request.redirect_uri.as_deref())?;
-        check_pkce(client, &found, request.code_verifier.as_deref())?;
-    }
-    let code = match state.store.grants().consume_code(&hash, at).await? {
+    let accept: CodeCheck = {
+        let (client, request) = (client.clone(), request.clone());
+        Arc::new(move |code| check_code(&client, code, &request).is_ok())
+    };
+    let code = match state.store.grants().redeem_code(&hash, at, accept).await? {
         ConsumeOutcome::Consumed(code) => code,
+        ConsumeOutcome::Refused(code) => return Err(check_code(client, &code, &request).err().unwrap_or_else(not_valid)),
         ConsumeOutcome::AlreadyUsed(code) => {
             // Someone holds a copy of the code: end everything issued from it.
             state.store.grants().revoke_grant(&code.grant_id, at).await?;
@@ -92,6 +87,16 @@ pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Re
         scope: Some(code.scope.clone()),
         ..TokenResponse::bearer(issued.access_token, issued.expires_in)
     })
+}
+
+/// What the request must match in the stored code before it is spent: the client it was
+/// issued to, the redirect URI and the PKCE verifier.
+fn check_code(client: &Client, code: &AuthorizationCodeRecord, request: &Request) -> Result<(), OAuthError> {
+    if code.client_id != client.id {
+        return Err(OAuthError::invalid_grant("the authorization code is not valid"));
+    }
+    check_redirect_uri(client, code, request.redirect_uri.as_deref())?;
+    check_pkce(client, code, request.code_verifier.as_deref())
 }
 
 /// RFC 6749 §4.1.3: the `redirect_uri` of the authorization request, identical; when that

@@ -12,6 +12,7 @@ use crate::repo::group_commit::{GroupCommit, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
+use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -148,7 +149,13 @@ pub enum ConsumeOutcome {
     AlreadyUsed(AuthorizationCodeRecord),
     NotFound,
     Expired,
+    /// The caller's check refused the code (another client's, another redirect URI, a wrong
+    /// PKCE verifier): it is left as it was.
+    Refused(AuthorizationCodeRecord),
 }
+
+/// A caller's verdict on a code before it is spent (see [`Grants::redeem_code`]).
+pub type CodeCheck = Arc<dyn Fn(&AuthorizationCodeRecord) -> bool + Send + Sync>;
 
 text_enum! {
     /// What a stored token is.
@@ -410,48 +417,55 @@ impl<'a> Grants<'a> {
         Ok((grant.into(), code.try_into()?))
     }
 
-    /// Reads a code without spending it (to check a redemption before it spends the code).
-    pub async fn find_code(&self, code_hash: &str) -> Result<Option<AuthorizationCodeRecord>, StorageError> {
-        match authorization_code::Entity::find_by_id(code_hash.to_string()).one(self.db).await? {
-            Some(row) => Ok(Some(row.try_into()?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Spends a code. Exactly one of any number of concurrent calls gets `Consumed`.
-    pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+    /// Spends a code if `accept` passes it, in one write: the code is read, a used one is
+    /// `AlreadyUsed` and a refused one `Refused` (both left as they were), then an expired one
+    /// `Expired`; only then is it spent. Exactly one of any number of concurrent calls gets
+    /// `Consumed`. One write instead of a read and then a write: a code flow's token request
+    /// waits for the database once fewer.
+    pub async fn redeem_code(&self, code_hash: &str, now: i64, accept: CodeCheck) -> Result<ConsumeOutcome, StorageError> {
         let hash = code_hash.to_string();
-        let work: Work<(bool, Option<authorization_code::Model>)> = Box::new(move |txn| {
-            let hash = hash.clone();
+        let work: Work<ConsumeOutcome> = Box::new(move |txn| {
+            let (hash, accept) = (hash.clone(), accept.clone());
             Box::pin(async move {
-                // The row count decides: a second redemption finds `consumed_at` already set (on
-                // PostgreSQL it waits for the first one's row lock, then re-checks the condition).
+                let Some(row) = authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? else {
+                    return Ok(ConsumeOutcome::NotFound);
+                };
+                let code = AuthorizationCodeRecord::try_from(row)?;
+                if code.consumed_at.is_some() {
+                    return Ok(ConsumeOutcome::AlreadyUsed(code));
+                }
+                if !accept(&code) {
+                    return Ok(ConsumeOutcome::Refused(code));
+                }
+                if code.expires_at <= now {
+                    return Ok(ConsumeOutcome::Expired);
+                }
+                // The row count decides: on PostgreSQL a concurrent redemption on another
+                // connection may have spent it since the read (this one then waits for its row
+                // lock and finds `consumed_at` set).
                 let spent = authorization_code::Entity::update_many()
                     .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
                     .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
                     .filter(authorization_code::Column::ConsumedAt.is_null())
-                    .filter(authorization_code::Column::ExpiresAt.gt(now))
-                    .exec_with_returning(txn)
+                    .exec(txn)
                     .await?
-                    .pop();
-                if spent.is_some() {
-                    return Ok((true, spent));
+                    .rows_affected;
+                if spent == 1 {
+                    return Ok(ConsumeOutcome::Consumed(AuthorizationCodeRecord { consumed_at: Some(now), ..code }));
                 }
-                // Not spent now: read it to tell a used code from an expired or unknown one.
-                let row = authorization_code::Entity::find_by_id(hash).one(txn).await?;
-                Ok((false, row))
+                match authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? {
+                    Some(row) => Ok(ConsumeOutcome::AlreadyUsed(row.try_into()?)),
+                    None => Ok(ConsumeOutcome::NotFound),
+                }
             })
         });
-        let (spent, row) = self.writes.write(self.db, work).await?;
-        let Some(row) = row else { return Ok(ConsumeOutcome::NotFound) };
-        let code: AuthorizationCodeRecord = row.try_into()?;
-        Ok(if spent {
-            ConsumeOutcome::Consumed(code)
-        } else if code.consumed_at.is_some() {
-            ConsumeOutcome::AlreadyUsed(code)
-        } else {
-            ConsumeOutcome::Expired
-        })
+        self.writes.write(self.db, work).await
+    }
+
+    /// Spends a code, whoever presents it. Exactly one of any number of concurrent calls gets
+    /// `Consumed`.
+    pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+        self.redeem_code(code_hash, now, Arc::new(|_| true)).await
     }
 
     /// Stores a token under its grant. `None` (and nothing stored) when the grant is missing,

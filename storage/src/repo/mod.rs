@@ -32,7 +32,7 @@ pub use consents::{ConsentRecord, Consents};
 pub use federation::{FederatedIdentities, FederatedIdentityRecord};
 pub use flows::{FlowRecord, Flows, NewFlow, SpendOutcome};
 pub use grants::{
-    AuthorizationCodeRecord, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken,
+    AuthorizationCodeRecord, CodeCheck, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken,
     NewToken, RotateOutcome, TokenKind, TokenRecord,
 };
 pub use instance::InstanceValues;

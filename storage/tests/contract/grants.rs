@@ -3,16 +3,18 @@
 
 use crate::support::{Db, assert_conflict, contract, now};
 use poort_storage::repo::{
-    ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken, NewToken, RotateOutcome,
+    CodeCheck, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken, NewToken, RotateOutcome,
     TokenKind,
 };
 use serde_json::json;
+use std::sync::Arc;
 
 contract!(
     grant_round_trips_every_field,
     code_round_trips_and_is_spent_once,
     concurrent_code_redemptions_have_one_winner,
     expired_and_unknown_codes_are_refused,
+    a_code_the_check_refuses_stays_unspent,
     tokens_round_trip_and_conflict,
     tokens_are_refused_under_a_dead_grant,
     a_grant_and_its_token_are_stored_together,
@@ -196,6 +198,32 @@ async fn expired_and_unknown_codes_are_refused(db: Db) {
     assert_eq!(grants.consume_code("edge", 5000).await.unwrap(), ConsumeOutcome::Expired);
     assert!(matches!(grants.consume_code("edge", 4999).await.unwrap(), ConsumeOutcome::Consumed(_)));
     assert_eq!(grants.consume_code("never-issued", now()).await.unwrap(), ConsumeOutcome::NotFound);
+}
+
+async fn a_code_the_check_refuses_stays_unspent(db: Db) {
+    let grants = db.store.grants();
+    let grant = live_grant(&grants).await;
+    grants.store_code(code("checked", &grant)).await.unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let refuse: CodeCheck = {
+        let seen = seen.clone();
+        Arc::new(move |code| {
+            seen.lock().unwrap().push(code.code_hash.clone());
+            false
+        })
+    };
+    let ConsumeOutcome::Refused(refused) = grants.redeem_code("checked", now(), refuse).await.unwrap() else {
+        panic!("the check refused the code")
+    };
+    assert_eq!((refused.code_hash.as_str(), refused.consumed_at), ("checked", None));
+    assert_eq!(*seen.lock().unwrap(), ["checked"], "the check saw the stored code");
+    // Left as it was: the next redemption the check accepts spends it.
+    let accept: CodeCheck = Arc::new(|code| code.client_id == "webapp");
+    assert!(matches!(grants.redeem_code("checked", now(), accept.clone()).await.unwrap(), ConsumeOutcome::Consumed(_)));
+    // A spent code is reported as such before any check runs.
+    let never: CodeCheck = Arc::new(|_| panic!("a spent code is not checked"));
+    assert!(matches!(grants.redeem_code("checked", now(), never).await.unwrap(), ConsumeOutcome::AlreadyUsed(_)));
+    assert_eq!(grants.redeem_code("unknown", now(), accept).await.unwrap(), ConsumeOutcome::NotFound);
 }
 
 async fn tokens_round_trip_and_conflict(db: Db) {
