@@ -36,8 +36,13 @@ pub fn ordered_token() -> String {
 /// Whether `value` has the shape of our tokens: an [`ordered_token`], or a [`random_token`] as
 /// issued before tokens were ordered.
 pub fn is_token_shaped(value: &str) -> bool {
-    let random_part = |part: &str| part.len() == 43 && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    random_part(value) || (value.len() == TIME_PREFIX_LEN + 43 && time_prefix(value).is_some() && random_part(&value[TIME_PREFIX_LEN..]))
+    is_random_token(value)
+        || (value.len() == TIME_PREFIX_LEN + 43 && time_prefix(value).is_some() && is_random_token(&value[TIME_PREFIX_LEN..]))
+}
+
+/// Whether `value` has the shape of a [`random_token`]: 43 base64url characters.
+pub fn is_random_token(value: &str) -> bool {
+    value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The issue time in front of an ordered token, as written.

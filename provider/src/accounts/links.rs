@@ -138,6 +138,5 @@ pub async fn send(mailer: &LinkMailer, link: Link<'_>) -> Result<Delivery, LinkE
 /// The keyed hash a token from a link is stored under; `None` for text that cannot be one of
 /// our tokens (so no lookup is made for it).
 pub fn token_hash(hash_key: &[u8], token: &str) -> Option<String> {
-    let plausible = token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    plausible.then(|| keyed_hash(hash_key, token))
+    crate::crypto::is_random_token(token).then(|| keyed_hash(hash_key, token))
 }
