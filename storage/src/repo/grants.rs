@@ -7,8 +7,8 @@
 //! Lock order on PostgreSQL, kept by every method here: the grant row, then code or token rows.
 
 use crate::entity::grants::{authorization_code, grant, token};
-use crate::repo::sessions::{insert_session_client, session_client_row};
-use crate::repo::group_commit::{GroupCommit, Work};
+use crate::repo::sessions::session_client_row;
+use crate::repo::group_commit::{FirstRows, GroupCommit, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
@@ -394,7 +394,7 @@ impl<'a> Grants<'a> {
     /// Creates a grant and its authorization code in one transaction (an authorization
     /// response), and records that the code's session has signed in to its client (as
     /// `Sessions::add_client` does): all of it is stored or none. The code's `grant_id` is the
-    /// new grant's.
+    /// new grant's. Many requests' grants share a commit on SQLite (see [`GroupCommit`]).
     pub async fn create_grant_with_code(
         &self,
         grant: NewGrant,
@@ -404,17 +404,11 @@ impl<'a> Grants<'a> {
         let signed_in = session_client_row(&code.session_id, &code.client_id);
         let code = code_row(NewAuthorizationCode { grant_id: grant_id.clone(), ..code });
         let grant = grant_row(grant_id, grant);
-        let work: Work<(grant::Model, authorization_code::Model)> = Box::new(move |txn| {
-            let (grant, code, signed_in) = (grant.clone(), code.clone(), signed_in.clone());
-            Box::pin(async move {
-                let grant = grant.insert(txn).await?;
-                let code = code.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
-                insert_session_client(txn, signed_in).await?;
-                Ok((grant, code))
-            })
-        });
-        let (grant, code) = self.writes.write(self.db, work).await?;
-        Ok((grant.into(), code.try_into()?))
+        let stored_grant: grant::Model = grant.clone().try_into_model()?;
+        let stored_code: authorization_code::Model = code.clone().try_into_model()?;
+        let records = (GrantRecord::from(stored_grant), stored_code.try_into()?);
+        self.writes.insert_new_grant(self.db, grant, FirstRows::Code { code, signed_in }).await?;
+        Ok(records)
     }
 
     /// Spends a code if `accept` passes it, in one write: the code is read, a used one is
@@ -498,7 +492,7 @@ impl<'a> Grants<'a> {
         let stored_grant: grant::Model = grant.clone().try_into_model()?;
         let stored_token: token::Model = token.clone().try_into_model()?;
         let records = (GrantRecord::from(stored_grant), stored_token.try_into()?);
-        self.writes.insert_grant_with_token(self.db, grant, token).await?;
+        self.writes.insert_new_grant(self.db, grant, FirstRows::Token(token)).await?;
         Ok(records)
     }
 

@@ -9,9 +9,10 @@
 //! only after its rows are committed, exactly as before; the queue just lets many requests pay
 //! for one `BEGIN`/`COMMIT`.
 //!
-//! The commonest write, a new grant with its first token (every `client_credentials` request),
-//! is a pair of plain inserts: a batch stores all of its pairs with one multi-row `INSERT` per
-//! table, so a batch of them costs four statements however many requests it answers.
+//! The commonest writes, a new grant with its first token (every `client_credentials` request)
+//! or with its authorization code (every authorization), are plain inserts: a batch stores all of
+//! its new grants with one multi-row `INSERT` per table, so a batch of them costs a handful of
+//! statements however many requests it answers.
 //!
 //! If any write of a batch fails, the batch is rolled back and each of its writes runs again in a
 //! transaction of its own, so one request's failure (a conflict, a full disk) is that request's
@@ -21,7 +22,8 @@
 
 use super::begin_write;
 use crate::StorageError;
-use crate::entity::grants::{grant, token};
+use crate::entity::grants::{authorization_code, grant, token};
+use crate::entity::sessions::session_client;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait};
 use std::future::Future;
 use std::pin::Pin;
@@ -47,14 +49,23 @@ pub struct GroupCommit {
 enum Queued {
     /// Any write: work run on the shared transaction.
     Work(Box<dyn Job>),
-    /// A new grant and its first token, inserted with the batch's other pairs.
-    GrantWithToken(NewPair),
+    /// A new grant and what starts it, inserted with the batch's other new grants.
+    NewGrant(NewGrantRows),
 }
 
-struct NewPair {
+/// The rows of a new grant, all stored or none.
+struct NewGrantRows {
     grant: grant::ActiveModel,
-    token: token::ActiveModel,
+    first: FirstRows,
     reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// What a new grant is stored with.
+pub(crate) enum FirstRows {
+    /// Its first token (a client's own access token).
+    Token(token::ActiveModel),
+    /// Its authorization code, and the session's record of having signed in to the client.
+    Code { code: authorization_code::ActiveModel, signed_in: session_client::ActiveModel },
 }
 
 impl GroupCommit {
@@ -72,15 +83,15 @@ impl GroupCommit {
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Inserts a grant and its first token in one transaction: both or neither.
-    pub(crate) async fn insert_grant_with_token(
+    /// Inserts a grant and its first rows in one transaction: all or none.
+    pub(crate) async fn insert_new_grant(
         &self,
         db: &DatabaseConnection,
         grant: grant::ActiveModel,
-        token: token::ActiveModel,
+        first: FirstRows,
     ) -> Result<(), StorageError> {
         let (reply, answer) = oneshot::channel();
-        let job = Queued::GrantWithToken(NewPair { grant, token, reply });
+        let job = Queued::NewGrant(NewGrantRows { grant, first, reply });
         if db.get_database_backend() != DbBackend::Sqlite {
             job.run_alone(db).await;
         } else if let Err(job) = self.enqueue(db, job) {
@@ -137,22 +148,22 @@ async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queue
             job.run_alone(&db).await;
             continue;
         }
-        let (mut pairs, mut work): (Vec<NewPair>, Vec<Box<dyn Job>>) = (Vec::new(), Vec::new());
+        let (mut grants, mut work): (Vec<NewGrantRows>, Vec<Box<dyn Job>>) = (Vec::new(), Vec::new());
         for job in batch {
             match job {
-                Queued::GrantWithToken(pair) => pairs.push(pair),
+                Queued::NewGrant(rows) => grants.push(rows),
                 Queued::Work(job) => work.push(job),
             }
         }
-        match run_together(&db, &pairs, &mut work).await {
+        match run_together(&db, &grants, &mut work).await {
             Ok(()) => {
-                for pair in pairs {
-                    let _ = pair.reply.send(Ok(()));
+                for rows in grants {
+                    let _ = rows.reply.send(Ok(()));
                 }
                 work.into_iter().for_each(|job| job.committed());
             }
             Err(_) => {
-                for job in pairs.into_iter().map(Queued::GrantWithToken).chain(work.into_iter().map(Queued::Work)) {
+                for job in grants.into_iter().map(Queued::NewGrant).chain(work.into_iter().map(Queued::Work)) {
                     job.run_alone(&db).await;
                 }
             }
@@ -162,9 +173,9 @@ async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queue
 
 /// Runs every job of `batch` in one transaction and commits it; the first failure rolls it all
 /// back.
-async fn run_together(db: &DatabaseConnection, pairs: &[NewPair], work: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+async fn run_together(db: &DatabaseConnection, grants: &[NewGrantRows], work: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
     let txn = begin_write(db).await?;
-    insert_pairs(&txn, pairs).await?;
+    insert_new_grants(&txn, grants).await?;
     for job in work.iter_mut() {
         job.run(&txn).await?;
     }
@@ -172,16 +183,32 @@ async fn run_together(db: &DatabaseConnection, pairs: &[NewPair], work: &mut [Bo
     Ok(())
 }
 
-/// The grants, then their tokens, each table with one statement.
-async fn insert_pairs(txn: &DatabaseTransaction, pairs: &[NewPair]) -> Result<(), StorageError> {
-    if pairs.is_empty() {
+/// The grants, then their tokens, codes and sessions' clients: each table with one statement.
+async fn insert_new_grants(txn: &DatabaseTransaction, grants: &[NewGrantRows]) -> Result<(), StorageError> {
+    if grants.is_empty() {
         return Ok(());
     }
-    grant::Entity::insert_many(pairs.iter().map(|p| p.grant.clone())).exec_without_returning(txn).await?;
-    token::Entity::insert_many(pairs.iter().map(|p| p.token.clone()))
-        .exec_without_returning(txn)
-        .await
-        .map_err(|e| StorageError::conflict_or(e, "token"))?;
+    grant::Entity::insert_many(grants.iter().map(|g| g.grant.clone())).exec_without_returning(txn).await?;
+    let (mut tokens, mut codes, mut signed_in) = (Vec::new(), Vec::new(), Vec::new());
+    for rows in grants {
+        match &rows.first {
+            FirstRows::Token(token) => tokens.push(token.clone()),
+            FirstRows::Code { code, signed_in: pair } => {
+                codes.push(code.clone());
+                signed_in.push(pair.clone());
+            }
+        }
+    }
+    if !tokens.is_empty() {
+        token::Entity::insert_many(tokens).exec_without_returning(txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
+    }
+    if !codes.is_empty() {
+        authorization_code::Entity::insert_many(codes)
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
+        super::sessions::insert_session_clients(txn, signed_in).await?;
+    }
     Ok(())
 }
 
@@ -198,15 +225,15 @@ impl Queued {
     async fn run_alone(self, db: &DatabaseConnection) {
         match self {
             Queued::Work(job) => job.run_alone(db).await,
-            Queued::GrantWithToken(pair) => {
+            Queued::NewGrant(rows) => {
                 let outcome = async {
                     let txn = begin_write(db).await?;
-                    insert_pairs(&txn, std::slice::from_ref(&pair)).await?;
+                    insert_new_grants(&txn, std::slice::from_ref(&rows)).await?;
                     txn.commit().await?;
                     Ok(())
                 }
                 .await;
-                let _ = pair.reply.send(outcome);
+                let _ = rows.reply.send(outcome);
             }
         }
     }

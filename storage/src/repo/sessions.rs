@@ -239,7 +239,7 @@ impl<'a> Sessions<'a> {
         let row = session_client_row(session_id, client_id);
         // Authorizations without a code do this once their grant is stored; with a code it is
         // part of `Grants::create_grant_with_code`'s write.
-        let work: Work<()> = Box::new(move |txn| Box::pin(insert_session_client(txn, row.clone())));
+        let work: Work<()> = Box::new(move |txn| Box::pin(insert_session_clients(txn, vec![row.clone()])));
         self.writes.write(self.db, work).await
     }
 
@@ -283,9 +283,10 @@ pub(crate) fn session_client_row(session_id: &str, client_id: &str) -> session_c
     }
 }
 
-/// Stores `row` inside `txn`; a pair already stored keeps its first time.
-pub(crate) async fn insert_session_client(txn: &DatabaseTransaction, row: session_client::ActiveModel) -> Result<(), StorageError> {
-    session_client::Entity::insert(row)
+/// Stores `rows` inside `txn` with one statement; a pair already stored (or named twice) keeps
+/// its first time.
+pub(crate) async fn insert_session_clients(txn: &DatabaseTransaction, rows: Vec<session_client::ActiveModel>) -> Result<(), StorageError> {
+    session_client::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
                 .do_nothing()

@@ -556,6 +556,11 @@ async fn concurrent_writes_are_all_stored_and_one_failure_fails_alone(db: Db) {
                 // The one that cannot be stored: its token's hash is taken.
                 7 => grants.create_grant_with_token(grant, taken).await.map(|_| ()),
                 n if n % 3 == 0 => grants.store_code(code(&format!("code-{n}"), &user_grant)).await.map(|_| ()),
+                // New grants with codes, all for one session and client.
+                n if n % 3 == 1 => grants
+                    .create_grant_with_code(new_grant("webapp", "user-1"), code(&format!("code-{n}"), &user_grant))
+                    .await
+                    .map(|_| ()),
                 n => grants
                     .create_grant_with_token(grant, NewToken { token_hash: format!("token-{n}"), ..taken })
                     .await
@@ -572,14 +577,17 @@ async fn concurrent_writes_are_all_stored_and_one_failure_fails_alone(db: Db) {
 
     let grants = db.store.grants();
     for n in (0..40).filter(|n| *n != 7) {
-        if n % 3 == 0 {
+        if n % 3 != 2 {
             assert!(matches!(grants.consume_code(&format!("code-{n}"), now()).await.unwrap(), ConsumeOutcome::Consumed(_)));
         } else {
             assert!(grants.find_token(&format!("token-{n}")).await.unwrap().is_some(), "token-{n} is stored");
         }
     }
     let service_grants = grants.revoke_client_grants("service", now()).await.unwrap().len();
-    assert_eq!(service_grants, 1 + 25, "the first grant and one per stored token; none for the refused one");
+    assert_eq!(service_grants, 1 + 13, "the first grant and one per stored token; none for the refused one");
+    assert_eq!(db.store.sessions().clients_of("session-1").await.unwrap(), ["webapp"], "the session's client, once");
+    let user_grants = grants.revoke_user_grants("user-1", Some("webapp"), now()).await.unwrap().len();
+    assert_eq!(user_grants, 1 + 12, "the first user grant and one per code with a grant of its own");
 }
 
 async fn a_grant_and_its_code_are_stored_together(db: Db) {
