@@ -13,10 +13,10 @@ use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
 use std::sync::Arc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, Iterable as _, QueryFilter, QuerySelect,
 };
 
 /// A grant to create.
@@ -421,36 +421,34 @@ impl<'a> Grants<'a> {
         let work: Work<ConsumeOutcome> = Box::new(move |txn| {
             let (hash, accept) = (hash.clone(), accept.clone());
             Box::pin(async move {
-                let Some(row) = authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? else {
-                    return Ok(ConsumeOutcome::NotFound);
-                };
-                let code = AuthorizationCodeRecord::try_from(row)?;
-                if code.consumed_at.is_some() {
-                    return Ok(ConsumeOutcome::AlreadyUsed(code));
-                }
-                if !accept(&code) {
-                    return Ok(ConsumeOutcome::Refused(code));
-                }
-                if code.expires_at <= now {
-                    return Ok(ConsumeOutcome::Expired);
-                }
-                // The row count decides: on PostgreSQL a concurrent redemption on another
-                // connection may have spent it since the read (this one then waits for its row
-                // lock and finds `consumed_at` set).
+                // Spent first and checked after, so that a good code costs one statement; a code
+                // the check refuses, or finds expired, is put back as it was in the same
+                // transaction. On PostgreSQL a concurrent redemption waits for this row's lock,
+                // then finds `consumed_at` set.
                 let spent = authorization_code::Entity::update_many()
                     .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
                     .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
                     .filter(authorization_code::Column::ConsumedAt.is_null())
-                    .exec(txn)
+                    .exec_with_returning(txn)
                     .await?
-                    .rows_affected;
-                if spent == 1 {
-                    return Ok(ConsumeOutcome::Consumed(AuthorizationCodeRecord { consumed_at: Some(now), ..code }));
+                    .pop();
+                let Some(row) = spent else {
+                    return match authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? {
+                        Some(row) => Ok(ConsumeOutcome::AlreadyUsed(row.try_into()?)),
+                        None => Ok(ConsumeOutcome::NotFound),
+                    };
+                };
+                let code = AuthorizationCodeRecord { consumed_at: None, ..AuthorizationCodeRecord::try_from(row)? };
+                let refused = !accept(&code);
+                if refused || code.expires_at <= now {
+                    authorization_code::Entity::update_many()
+                        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(Option::<i64>::None))
+                        .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
+                        .exec(txn)
+                        .await?;
+                    return Ok(if refused { ConsumeOutcome::Refused(code) } else { ConsumeOutcome::Expired });
                 }
-                match authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? {
-                    Some(row) => Ok(ConsumeOutcome::AlreadyUsed(row.try_into()?)),
-                    None => Ok(ConsumeOutcome::NotFound),
-                }
+                Ok(ConsumeOutcome::Consumed(AuthorizationCodeRecord { consumed_at: Some(now), ..code }))
             })
         });
         self.writes.write(self.db, work).await
@@ -466,16 +464,9 @@ impl<'a> Grants<'a> {
     /// revoked or expired, so a token cannot outlive a revocation that raced with its issue.
     pub async fn store_token(&self, new: NewToken) -> Result<Option<TokenRecord>, StorageError> {
         let row = token_row(new);
-        let work: Work<Option<token::Model>> = Box::new(move |txn| {
-            let row = row.clone();
-            Box::pin(async move {
-                if !lock_live_grant(txn, row.grant_id.as_ref()).await? {
-                    return Ok(None);
-                }
-                Ok(Some(row.insert(txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?))
-            })
-        });
-        self.writes.write(self.db, work).await?.map(TryInto::try_into).transpose()
+        let stored: token::Model = row.clone().try_into_model()?;
+        let work: Work<bool> = Box::new(move |txn| Box::pin(insert_under_live_grant(txn, row.clone())));
+        if self.writes.write(self.db, work).await? { stored.try_into().map(Some) } else { Ok(None) }
     }
 
     /// Creates a grant and its first token in one transaction (a client's own access token):
@@ -650,6 +641,41 @@ fn token_row(new: NewToken) -> token::ActiveModel {
     }
 }
 
+/// Inserts `row` if its grant is live, with one statement that locks the grant's row as
+/// [`lock_live_grant`] does. False when the grant has been revoked or has expired: nothing is
+/// stored then.
+async fn insert_under_live_grant(txn: &DatabaseTransaction, row: token::ActiveModel) -> Result<bool, StorageError> {
+    let insert = insert_under_live_grant_statement(&row, now())?;
+    let inserted = txn.execute(&insert).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// `INSERT INTO tokens (…) SELECT <the row's values> FROM grants WHERE <live> FOR UPDATE`.
+fn insert_under_live_grant_statement(row: &token::ActiveModel, at: i64) -> Result<InsertStatement, StorageError> {
+    let ActiveValue::Set(grant_id) = row.grant_id.clone() else {
+        return Err(StorageError::Corrupt("a token without its grant".into()));
+    };
+    let (mut columns, mut values) = (Vec::new(), Vec::new());
+    for column in <token::Entity as EntityTrait>::Column::iter() {
+        if let ActiveValue::Set(value) = row.get(column) {
+            columns.push(column);
+            values.push(Expr::val(value));
+        }
+    }
+    let live_grant = Query::select()
+        .exprs(values)
+        .from(grant::Entity)
+        .and_where(grant::Column::Id.eq(grant_id))
+        .and_where(grant::Column::RevokedAt.is_null())
+        .and_where(grant::Column::ExpiresAt.gt(at))
+        .lock_exclusive()
+        .to_owned();
+    let mut insert = Query::insert();
+    insert.into_table(token::Entity).columns(columns);
+    insert.select_from(live_grant).map_err(|e| StorageError::Corrupt(format!("the token insert: {e}")))?;
+    Ok(insert)
+}
+
 async fn lock_live_grant(txn: &DatabaseTransaction, grant_id: &str) -> Result<bool, StorageError> {
     let grant = grant::Entity::find_by_id(grant_id.to_string()).lock_exclusive().one(txn).await?;
     Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > now()))
@@ -676,4 +702,31 @@ async fn find_refresh<C: ConnectionTrait>(db: &C, token_hash: &str) -> Result<Op
         .one(db)
         .await?;
     row.map(TryInto::try_into).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    #[test]
+    fn a_token_is_inserted_only_under_its_live_grant_which_it_locks() {
+        let row = token_row(NewToken {
+            token_hash: "t".into(),
+            kind: TokenKind::Access,
+            grant_id: "g-1".into(),
+            client_id: "c".into(),
+            user_id: None,
+            scope: "openid".into(),
+            family_id: None,
+            expires_at: 20,
+        });
+        let insert = insert_under_live_grant_statement(&row, 10).unwrap();
+        let postgres = insert.to_string(PostgresQueryBuilder);
+        assert!(postgres.starts_with(r#"INSERT INTO "tokens" ("token_hash", "kind", "grant_id""#), "{postgres}");
+        assert!(postgres.contains(r#"FROM "grants" WHERE "grants"."id" = 'g-1' AND "grants"."revoked_at" IS NULL AND "grants"."expires_at" > 10"#), "{postgres}");
+        assert!(postgres.ends_with("FOR UPDATE"), "the grant's row is locked, as revoking it does: {postgres}");
+        // SQLite has one writer at a time, and no FOR UPDATE.
+        assert!(!insert.to_string(SqliteQueryBuilder).contains("FOR UPDATE"));
+    }
 }
