@@ -10,7 +10,7 @@ use crate::crypto::{keyed_hash, random_token};
 use crate::state::AppState;
 use crate::web::cookies;
 use axum::http::{HeaderMap, header};
-use poort_storage::repo::{NewSession, SessionRecord};
+use poort_storage::repo::{NewSession, SessionRecord, UserRecord};
 use poort_storage::{StorageError, now};
 use std::net::IpAddr;
 
@@ -33,19 +33,41 @@ pub fn secure_cookies(state: &AppState) -> bool {
 
 /// The live session the browser presents, if any; its idle timer is reset.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRecord>, StorageError> {
-    let Some(token) = cookies::get(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
+    let Some(cookie_hash) = presented_cookie_hash(state, headers) else { return Ok(None) };
     let at = now();
-    let Some(session) = state.store.sessions().find_by_cookie_hash(&keyed_hash(&state.hash_key, token), at).await? else {
+    let Some(session) = state.store.sessions().find_by_cookie_hash(&cookie_hash, at).await? else {
         return Ok(None);
     };
-    let idle = state.settings.sessions.idle_timeout.as_secs() as i64;
-    // Touch at most once a minute: a busy browser should not write on every request.
+    keep_alive(state, &session, at).await?;
+    Ok(Some(session))
+}
+
+/// [`current`] with the session's user, read in the same statement (the authorization endpoint
+/// needs both on every request).
+pub async fn current_with_user(state: &AppState, headers: &HeaderMap) -> Result<Option<(SessionRecord, UserRecord)>, StorageError> {
+    let Some(cookie_hash) = presented_cookie_hash(state, headers) else { return Ok(None) };
+    let at = now();
+    let Some((session, user)) = state.store.sessions().find_by_cookie_hash_with_user(&cookie_hash, at).await? else {
+        return Ok(None);
+    };
+    keep_alive(state, &session, at).await?;
+    Ok(Some((session, user)))
+}
+
+/// The keyed hash of the session cookie the browser sent, if it sent one.
+fn presented_cookie_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let token = cookies::get(headers, SESSION_COOKIE).filter(|t| !t.is_empty())?;
+    Some(keyed_hash(&state.hash_key, token))
+}
+
+/// Resets the session's idle timer, at most once a minute: a busy browser should not write on
+/// every request.
+async fn keep_alive(state: &AppState, session: &SessionRecord, at: i64) -> Result<(), StorageError> {
     if at - session.last_seen_at >= 60 {
+        let idle = state.settings.sessions.idle_timeout.as_secs() as i64;
         state.store.sessions().touch(&session.id, at, (at + idle).min(session.expires_at)).await?;
     }
-    Ok(Some(session))
+    Ok(())
 }
 
 /// A sign-in done: the session and the cookies that carry it.

@@ -295,7 +295,7 @@ pub(crate) async fn resume(state: &AppState, headers: &HeaderMap, ticket: Ticket
         return see_other(target);
     }
     let progress = Progress { login_at: Some(now()), session_id: Some(session.id.clone()), consented: ticket.consented };
-    run(state, headers, RawParams::from_map(ticket.params), Some(session), progress).await
+    run(state, headers, RawParams::from_map(ticket.params), Some(session.into()), progress).await
 }
 
 /// The session the ticket was started in, if the browser still presents it.
@@ -350,7 +350,7 @@ pub async fn consent_submit(State(state): State<AppState>, headers: HeaderMap, R
         return server_error(&state, &headers, error);
     }
     let progress = Progress { login_at: ticket.login_at, session_id: ticket.session_id.clone(), consented: true };
-    run(&state, &headers, params, Some(current), progress).await
+    run(&state, &headers, params, Some(current.into()), progress).await
 }
 
 /// "Return to the application" from the access-refused page: the client hears `access_denied`.

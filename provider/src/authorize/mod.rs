@@ -39,6 +39,19 @@ use request::{AuthorizationRequest, Prompt};
 use response::{RedirectTarget, ResponseMode};
 use ticket::Ticket;
 
+/// The browser's session as the request found it, with its user when the lookup brought it.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub session: SessionRecord,
+    pub user: Option<UserRecord>,
+}
+
+impl From<SessionRecord> for Current {
+    fn from(session: SessionRecord) -> Self {
+        Self { session, user: None }
+    }
+}
+
 /// What the user has already done during this request (set when resuming from a page).
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
@@ -68,11 +81,11 @@ pub async fn authorize_post(State(state): State<AppState>, headers: HeaderMap, R
 }
 
 async fn entry(state: &AppState, headers: &HeaderMap, params: RawParams) -> Response {
-    let session = match session::current(state, headers).await {
-        Ok(session) => session,
+    let current = match session::current_with_user(state, headers).await {
+        Ok(found) => found.map(|(session, user)| Current { session, user: Some(user) }),
         Err(error) => return server_error(state, web::pages::locale(state, headers, params.get("ui_locales")), error),
     };
-    run(state, headers, params, session, Progress::default()).await
+    run(state, headers, params, current, Progress::default()).await
 }
 
 fn server_error(state: &AppState, locale: Locale, error: impl std::fmt::Display + 'static) -> Response {
@@ -84,7 +97,7 @@ pub async fn run(
     state: &AppState,
     headers: &HeaderMap,
     params: RawParams,
-    session: Option<SessionRecord>,
+    session: Option<Current>,
     progress: Progress,
 ) -> Response {
     let locale = web::pages::locale(state, headers, params.get("ui_locales"));
@@ -103,7 +116,7 @@ pub async fn run(
         ..target
     };
     // Stage 3: the user.
-    let user_label = session.as_ref().map(|s| s.user_id.clone());
+    let user_label = session.as_ref().map(|s| s.session.user_id.clone());
     match decide(state, &client, &request, session, &progress).await {
         Ok(Decision::Issue { session, user }) => match issue(state, &client, &request, &params, &session, &user).await {
             Ok(response) => target.respond(response),
@@ -265,7 +278,7 @@ async fn decide(
     state: &AppState,
     client: &Client,
     request: &AuthorizationRequest,
-    session: Option<SessionRecord>,
+    session: Option<Current>,
     progress: &Progress,
 ) -> Result<Decision, OAuthError> {
     let silent = request.prompt.contains(&Prompt::None);
@@ -275,8 +288,12 @@ async fn decide(
     };
     // A session only counts when its user may still sign in.
     let mut current = None;
-    if let Some(session) = session {
-        if let Some(user) = state.store.users().get(&session.user_id).await?
+    if let Some(Current { session, user }) = session {
+        let user = match user {
+            Some(user) => Some(user),
+            None => state.store.users().get(&session.user_id).await?,
+        };
+        if let Some(user) = user
             && user.status == UserStatus::Active
         {
             current = Some((session, user));

@@ -111,7 +111,7 @@ pub async fn terms_submit(State(state): State<AppState>, headers: HeaderMap, Raw
 
 async fn resume(state: &AppState, headers: &HeaderMap, ticket: Ticket, current: SessionRecord) -> Response {
     let progress = progress(&ticket);
-    run(state, headers, RawParams::from_map(ticket.params), Some(current), progress).await
+    run(state, headers, RawParams::from_map(ticket.params), Some(current.into()), progress).await
 }
 
 fn audit(kind: &str, session: &SessionRecord, ticket: &Ticket, terms: Option<&TermsVersion>) -> AuditEvent {

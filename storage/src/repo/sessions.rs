@@ -4,15 +4,17 @@
 //! A session is live while it has not ended and neither its idle nor its absolute expiry has
 //! passed.
 
+use crate::entity::accounts::{user, user_role};
 use crate::entity::sessions::{session, session_client};
+use crate::repo::UserRecord;
 use crate::repo::{begin_write, new_id, strings_from_json, strings_to_json};
 use crate::{StorageError, now};
 use crate::repo::InsertCommitted as _;
 use crate::repo::group_commit::{GroupCommit, Work};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 /// A session to start.
@@ -132,6 +134,38 @@ impl<'a> Sessions<'a> {
             .one(self.db)
             .await?;
         row.map(TryInto::try_into).transpose()
+    }
+
+    /// The live session a cookie belongs to and its user with the user's roles, in one
+    /// statement (every authorization needs both). `None` also when the user is gone.
+    pub async fn find_by_cookie_hash_with_user(
+        &self,
+        cookie_hash: &str,
+        now: i64,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, StorageError> {
+        let of_session = session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
+        let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
+        // One row per role (or one without): the session's columns as A_…, the user's as B_….
+        let query = session::Entity::find()
+            .filter(session::Column::CookieHash.eq(cookie_hash))
+            .filter(live(now))
+            .join(JoinType::InnerJoin, of_session)
+            .join_rev(JoinType::LeftJoin, holds)
+            .select_also(user::Entity)
+            .column_as(user_role::Column::RoleName, "role")
+            .order_by_asc(user_role::Column::RoleName)
+            .into_query();
+        let rows = self.db.query_all(&query).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let session = session::Model::from_query_result(first, "A_")?;
+        let user = user::Model::from_query_result(first, "B_")?;
+        let mut roles = Vec::new();
+        for row in &rows {
+            if let Some(role) = row.try_get::<Option<String>>("", "role")? {
+                roles.push(role);
+            }
+        }
+        Ok(Some((session.try_into()?, UserRecord::from_row(user, roles)?)))
     }
 
     /// Records activity and moves the idle expiry. False when the session is no longer live

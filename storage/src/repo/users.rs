@@ -65,7 +65,7 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
-    fn from_row(m: user::Model, roles: Vec<String>) -> Result<Self, StorageError> {
+    pub(crate) fn from_row(m: user::Model, roles: Vec<String>) -> Result<Self, StorageError> {
         Ok(Self {
             status: parse_stored(&m.status)?,
             id: m.id,

@@ -13,6 +13,7 @@ contract!(
     purge_removes_dead_sessions_and_their_clients,
     reauthenticating_keeps_the_id_and_clients_with_a_new_cookie,
     end_for_user_ends_only_that_users_live_session,
+    a_cookie_finds_its_live_session_with_its_user_and_roles,
 );
 
 const HOUR: i64 = 3600;
@@ -222,4 +223,31 @@ async fn end_for_user_ends_only_that_users_live_session(db: Db) {
     assert_eq!(sessions.get(&alice.id).await.unwrap().unwrap().ended_at, Some(500));
     assert!(!sessions.end_for_user("alice", &alice.id, 600).await.unwrap(), "already ended");
     assert!(!sessions.end_for_user("alice", "no-such-session", 600).await.unwrap());
+}
+
+async fn a_cookie_finds_its_live_session_with_its_user_and_roles(db: Db) {
+    let users = db.store.users();
+    let dana = users.create(crate::users::new_user("dana@example.com")).await.unwrap();
+    users.set_roles(&dana.id, &["sales".to_string(), "admin".to_string()]).await.unwrap();
+    let erik = users.create(crate::users::new_user("erik@example.com")).await.unwrap();
+    let sessions = db.store.sessions();
+    let t = now();
+    let live = sessions.create(new_session("dana-cookie", &dana.id)).await.unwrap();
+    sessions.create(new_session("erik-cookie", &erik.id)).await.unwrap();
+    let ended = sessions.create(new_session("ended-cookie", &dana.id)).await.unwrap();
+    sessions.end(&ended.id, t).await.unwrap();
+    sessions.create(new_session("orphan-cookie", "no-such-user")).await.unwrap();
+
+    let (session, user) = sessions.find_by_cookie_hash_with_user("dana-cookie", t).await.unwrap().unwrap();
+    assert_eq!(session, live);
+    assert_eq!(user.roles, ["admin", "sales"], "every role, once, in order");
+    assert_eq!(Some(user), users.get(&dana.id).await.unwrap(), "the user as `Users::get` reads it");
+    let (_, user) = sessions.find_by_cookie_hash_with_user("erik-cookie", t).await.unwrap().unwrap();
+    assert!(user.roles.is_empty());
+    assert_eq!(Some(user), users.get(&erik.id).await.unwrap());
+
+    assert_eq!(sessions.find_by_cookie_hash_with_user("ended-cookie", t).await.unwrap(), None, "an ended session");
+    assert_eq!(sessions.find_by_cookie_hash_with_user("dana-cookie", live.idle_expires_at).await.unwrap(), None, "past its idle expiry");
+    assert_eq!(sessions.find_by_cookie_hash_with_user("orphan-cookie", t).await.unwrap(), None, "a session whose user is gone");
+    assert_eq!(sessions.find_by_cookie_hash_with_user("never-issued", t).await.unwrap(), None);
 }
