@@ -122,16 +122,116 @@ pub fn unseal(stored: &str, sealing: Option<&SealingKey>) -> Result<Jwk, Materia
     Jwk::from_bytes(&json).map_err(|e| MaterialError::Malformed(format!("not a JWK: {e}")))
 }
 
-/// A signer for a private JWK of algorithm `alg`: RSA through OpenSSL (josekit), ES256 through
-/// ring.
+/// A signer for a private JWK of algorithm `alg`: ES256 through ring; RSA and EdDSA through
+/// OpenSSL (josekit), made at their first signature (see [`OnFirstSignature`]).
 pub fn signer(alg: &str, private: &Jwk) -> Result<Box<dyn JwsSigner>, MaterialError> {
     Ok(match alg {
-        "RS256" => Box::new(RS256.signer_from_jwk(private)?),
-        "PS256" => Box::new(PS256.signer_from_jwk(private)?),
         "ES256" => Box::new(RingEs256::from_jwk(private)?),
-        "EdDSA" => Box::new(EdDSA.signer_from_jwk(private)?),
+        "RS256" | "PS256" | "EdDSA" => Box::new(OnFirstSignature::new(alg, private)?),
         other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
     })
+}
+
+/// The members of a private key of `alg` that OpenSSL is given, with the length each must
+/// decode to (`None`: any non-empty length).
+fn private_members(alg: &str) -> &'static [(&'static str, Option<usize>)] {
+    match alg {
+        "EdDSA" => &[("x", Some(32)), ("d", Some(32))],
+        _ => &[("n", None), ("e", None), ("d", None), ("p", None), ("q", None), ("dp", None), ("dq", None), ("qi", None)],
+    }
+}
+
+/// An OpenSSL signer (RS256, PS256, EdDSA) made at its first signature, then kept.
+///
+/// Why: initialising OpenSSL and decoding a key through it touches megabytes of its code, which
+/// then stay mapped; an idle Poort, or one that signs only with ES256, need not pay for them.
+/// The key's type and members are checked here, at load, so a malformed stored key still stops
+/// the start, as the eager signer did. Clones share the one signer.
+#[derive(Clone)]
+struct OnFirstSignature {
+    alg: &'static str,
+    private: std::sync::Arc<Jwk>,
+    signature_len: usize,
+    signer: std::sync::Arc<std::sync::OnceLock<Result<Box<dyn JwsSigner>, String>>>,
+}
+
+impl OnFirstSignature {
+    fn new(alg: &str, private: &Jwk) -> Result<Self, MaterialError> {
+        let (alg, key_type): (&'static str, &str) = match alg {
+            "RS256" => ("RS256", "RSA"),
+            "PS256" => ("PS256", "RSA"),
+            "EdDSA" => ("EdDSA", "OKP"),
+            other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
+        };
+        if private.key_type() != key_type || (alg == "EdDSA" && private.curve() != Some("Ed25519")) {
+            return Err(MaterialError::Malformed(format!("an {alg} key must be an {key_type} key")));
+        }
+        let mut signature_len = 64;
+        for &(name, length) in private_members(alg) {
+            let bytes = private
+                .parameter(name)
+                .and_then(Value::as_str)
+                .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v).ok())
+                .filter(|bytes| !bytes.is_empty() && length.is_none_or(|length| bytes.len() == length))
+                .ok_or_else(|| MaterialError::Malformed(format!("the {alg} key lacks a valid `{name}`")))?;
+            if name == "n" {
+                signature_len = bytes.len();
+            }
+        }
+        Ok(Self {
+            alg,
+            private: std::sync::Arc::new(private.clone()),
+            signature_len,
+            signer: Default::default(),
+        })
+    }
+
+    fn openssl_signer(&self) -> Result<&dyn JwsSigner, josekit::JoseError> {
+        let made = self.signer.get_or_init(|| {
+            let signer: Result<Box<dyn JwsSigner>, josekit::JoseError> = match self.alg {
+                "RS256" => RS256.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
+                "PS256" => PS256.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
+                _ => EdDSA.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
+            };
+            signer.map_err(|e| e.to_string())
+        });
+        match made {
+            Ok(signer) => Ok(signer.as_ref()),
+            Err(e) => Err(josekit::JoseError::InvalidKeyFormat(anyhow::anyhow!("the {} key: {e}", self.alg))),
+        }
+    }
+}
+
+impl std::fmt::Debug for OnFirstSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnFirstSignature").field("alg", &self.alg).field("key_id", &self.key_id()).finish_non_exhaustive()
+    }
+}
+
+impl JwsSigner for OnFirstSignature {
+    fn algorithm(&self) -> &dyn josekit::jws::JwsAlgorithm {
+        match self.alg {
+            "RS256" => &RS256,
+            "PS256" => &PS256,
+            _ => &EdDSA,
+        }
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.private.key_id()
+    }
+
+    fn signature_len(&self) -> usize {
+        self.signature_len
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
+        self.openssl_signer()?.sign(message)
+    }
+
+    fn box_clone(&self) -> Box<dyn JwsSigner> {
+        Box::new(self.clone())
+    }
 }
 
 /// An ES256 signer on ring: the fixed-length `r || s` signature JWS wants, without the DER
@@ -232,6 +332,56 @@ mod tests {
         let mut wrong_d = key.private_jwk.clone();
         wrong_d.set_parameter("d", Some(Value::String(b64url(&[7u8; 32])))).unwrap();
         assert!(matches!(signer_result("ES256", &wrong_d), Err(MaterialError::Malformed(_))), "d must match x and y");
+    }
+
+    #[test]
+    fn openssl_signers_verify_with_the_public_key_and_malformed_keys_stop_the_load() {
+        for (alg, members) in [("RS256", 8), ("PS256", 8), ("EdDSA", 2)] {
+            let key = generate(alg).unwrap();
+            let signer = signer(alg, &key.private_jwk).unwrap();
+            assert_eq!(signer.key_id(), Some(key.kid.as_str()));
+            assert_eq!(signer.algorithm().name(), alg);
+            let first = signer.sign(b"header.payload").unwrap();
+            assert_eq!(first.len(), signer.signature_len(), "{alg}");
+            let clone = signer.box_clone();
+            let second = clone.sign(b"header.payload").unwrap();
+            let verifier = |signature: &[u8], message: &[u8]| match alg {
+                "RS256" => RS256.verifier_from_jwk(&key.public_jwk).unwrap().verify(message, signature),
+                "PS256" => PS256.verifier_from_jwk(&key.public_jwk).unwrap().verify(message, signature),
+                _ => EdDSA.verifier_from_jwk(&key.public_jwk).unwrap().verify(message, signature),
+            };
+            for signature in [&first, &second] {
+                verifier(signature, b"header.payload").unwrap();
+                assert!(verifier(signature, b"header.payloaD").is_err(), "{alg}");
+            }
+            assert_eq!(private_members(alg).len(), members);
+            for &(name, _) in private_members(alg) {
+                let mut missing = key.private_jwk.clone();
+                missing.set_parameter(name, None).unwrap();
+                assert!(matches!(signer_result(alg, &missing), Err(MaterialError::Malformed(_))), "{alg} without {name}");
+                let mut empty = key.private_jwk.clone();
+                empty.set_parameter(name, Some(Value::String(String::new()))).unwrap();
+                assert!(matches!(signer_result(alg, &empty), Err(MaterialError::Malformed(_))), "{alg} with an empty {name}");
+            }
+        }
+        let mut short = generate("EdDSA").unwrap().private_jwk;
+        short.set_parameter("d", Some(Value::String(b64url(&[1u8; 31])))).unwrap();
+        assert!(matches!(signer_result("EdDSA", &short), Err(MaterialError::Malformed(_))), "an Ed25519 d has 32 bytes");
+        let ec = generate("ES256").unwrap();
+        assert!(matches!(signer_result("RS256", &ec.private_jwk), Err(MaterialError::Malformed(_))), "an EC key is no RSA key");
+        let rsa = generate("RS256").unwrap();
+        assert!(matches!(signer_result("EdDSA", &rsa.private_jwk), Err(MaterialError::Malformed(_))), "an RSA key is no Ed25519 key");
+    }
+
+    #[test]
+    fn a_key_that_openssl_refuses_fails_each_signature_with_a_key_error() {
+        let mut key = generate("RS256").unwrap().private_jwk;
+        // Well-formed members, but no RSA key: OpenSSL refuses it at the first signature.
+        key.set_parameter("n", Some(Value::String(b64url(&[0u8; 8])))).unwrap();
+        let signer = signer("RS256", &key).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(signer.sign(b"x"), Err(josekit::JoseError::InvalidKeyFormat(_))));
+        }
     }
 
     fn signer_result(alg: &str, jwk: &Jwk) -> Result<(), MaterialError> {
