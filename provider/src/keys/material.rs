@@ -164,7 +164,7 @@ impl OnFirstSignature {
             other => return Err(MaterialError::UnsupportedAlgorithm(other.to_string())),
         };
         if private.key_type() != key_type || (alg == "EdDSA" && private.curve() != Some("Ed25519")) {
-            return Err(MaterialError::Malformed(format!("an {alg} key must be an {key_type} key")));
+            return Err(MaterialError::Malformed(format!("the {alg} key must be an {key_type} key")));
         }
         let mut signature_len = 64;
         for &(name, length) in private_members(alg) {
