@@ -132,6 +132,12 @@ pub fn signer(alg: &str, private: &Jwk) -> Result<Box<dyn JwsSigner>, MaterialEr
     })
 }
 
+/// The bytes of a JWK's base64url member `name`, if it is there and decodes.
+fn decoded_member(jwk: &Jwk, name: &str) -> Option<Vec<u8>> {
+    let value = jwk.parameter(name).and_then(Value::as_str)?;
+    base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, value).ok()
+}
+
 /// The members of a private key of `alg` that OpenSSL is given, with the length each must
 /// decode to (`None`: any non-empty length).
 fn private_members(alg: &str) -> &'static [(&'static str, Option<usize>)] {
@@ -168,10 +174,7 @@ impl OnFirstSignature {
         }
         let mut signature_len = 64;
         for &(name, length) in private_members(alg) {
-            let bytes = private
-                .parameter(name)
-                .and_then(Value::as_str)
-                .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v).ok())
+            let bytes = decoded_member(private, name)
                 .filter(|bytes| !bytes.is_empty() && length.is_none_or(|length| bytes.len() == length))
                 .ok_or_else(|| MaterialError::Malformed(format!("the {alg} key lacks a valid `{name}`")))?;
             if name == "n" {
@@ -244,10 +247,8 @@ struct RingEs256 {
 
 impl RingEs256 {
     fn from_jwk(private: &Jwk) -> Result<Self, MaterialError> {
-        let member = |name: &str| -> Result<Vec<u8>, MaterialError> {
-            let value = private.parameter(name).and_then(Value::as_str);
-            value
-                .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v).ok())
+        let member = |name: &str| {
+            decoded_member(private, name)
                 .ok_or_else(|| MaterialError::Malformed(format!("the ES256 key lacks a valid `{name}`")))
         };
         if private.key_type() != "EC" || private.curve() != Some("P-256") {
