@@ -7,10 +7,12 @@
 mod checkpoint;
 pub mod entity;
 mod error;
+mod in_place;
 pub mod migration;
 pub mod repo;
 
 pub use error::StorageError;
+pub use in_place::InPlaceCounts;
 pub use sea_orm::DatabaseConnection;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -28,6 +30,10 @@ pub struct Store {
     writes: std::sync::Arc<repo::group_commit::GroupCommit>,
     /// The URL of a SQLite database file, for [`Store::spawn_checkpointer`].
     sqlite_file: Option<std::sync::Arc<str>>,
+    /// On a SQLite file, the connection that reads in place (see [`in_place`]).
+    in_place_reads: Option<in_place::InPlace>,
+    /// What the in-place connections did; shared with the group commit's writer.
+    in_place_counts: std::sync::Arc<in_place::Counts>,
 }
 
 /// Which engine a [`Store`] runs on.
@@ -81,7 +87,13 @@ impl Store {
         }
         let db = Database::connect(options).await.map_err(|e| StorageError::Unavailable(describe_connect_error(url, &e)))?;
         let sqlite_file = (sqlite && !in_memory).then(|| url.into());
-        Ok(Self { db, clients: Default::default(), writes: Default::default(), sqlite_file })
+        let (in_place_reads, in_place_writes) = match sqlite_file {
+            Some(_) => open_in_place(&db, url).await,
+            None => (None, None),
+        };
+        let in_place_counts = std::sync::Arc::new(in_place::Counts::default());
+        let writes = std::sync::Arc::new(repo::group_commit::GroupCommit::new(in_place_writes, in_place_counts.clone()));
+        Ok(Self { db, clients: Default::default(), writes, sqlite_file, in_place_reads, in_place_counts })
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at once: the whole run is
@@ -146,7 +158,7 @@ impl Store {
     }
 
     pub fn users(&self) -> repo::Users<'_> {
-        repo::Users::new(&self.db)
+        repo::Users::new(&self.db, self.reads())
     }
 
     pub fn roles(&self) -> repo::Roles<'_> {
@@ -159,12 +171,12 @@ impl Store {
 
     /// Grants, authorization codes and tokens.
     pub fn grants(&self) -> repo::Grants<'_> {
-        repo::Grants::new(&self.db, &self.writes)
+        repo::Grants::new(&self.db, self.reads(), &self.writes)
     }
 
     /// Browser sessions and the clients each has signed in to.
     pub fn sessions(&self) -> repo::Sessions<'_> {
-        repo::Sessions::new(&self.db, &self.writes)
+        repo::Sessions::new(&self.db, self.reads(), &self.writes)
     }
 
     /// The back-channel logout outbox.
@@ -213,6 +225,37 @@ impl Store {
     pub fn audit(&self) -> repo::AuditLog<'_> {
         repo::AuditLog::new(&self.db)
     }
+
+    /// Where the hot reads go: in place when they can, through the pool otherwise.
+    fn reads(&self) -> in_place::Reads<'_> {
+        in_place::Reads { in_place: self.in_place_reads.as_ref(), counts: &self.in_place_counts }
+    }
+
+    /// What SQLite's in-place connections did since the store opened (see [`in_place`]); all
+    /// zero on PostgreSQL and in memory.
+    pub fn in_place_counts(&self) -> InPlaceCounts {
+        self.in_place_counts.snapshot()
+    }
+}
+
+/// The in-place connections to the SQLite file at `url` (see [`in_place`]): one that reads
+/// and one for the group commit's writer. Without them (a file SQLite will not open twice),
+/// the pool serves everything, as it always can.
+async fn open_in_place(db: &sea_orm::DatabaseConnection, url: &str) -> (Option<in_place::InPlace>, Option<in_place::InPlace>) {
+    use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr as _;
+    // The pool's first connection creates the file and sets its log mode.
+    if db.ping().await.is_err() {
+        return (None, None);
+    }
+    let Ok(options) = SqliteConnectOptions::from_str(url) else { return (None, None) };
+    let path = options.get_filename();
+    let open = |access| {
+        in_place::InPlace::open(path, access)
+            .inspect_err(|error| tracing::warn!(%error, "SQLite will be reached through the pool only"))
+            .ok()
+    };
+    (open(in_place::Access::ReadOnly), open(in_place::Access::ReadWrite))
 }
 
 /// SQLite keeps a transaction open when its COMMIT fails (a full disk, a read-only file), and

@@ -8,7 +8,8 @@
 
 use crate::entity::grants::{authorization_code, grant, token};
 use crate::repo::sessions::session_client_row;
-use crate::repo::group_commit::{FirstRows, GroupCommit, Work};
+use crate::in_place::{self, Reads};
+use crate::repo::group_commit::{FirstRows, GroupCommit, InPlaceWork, Work};
 use crate::repo::{begin_write, new_id, parse_stored, strings_from_json, strings_to_json, text_enum};
 use crate::{StorageError, now};
 use sea_orm::TryIntoModel as _;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, Iterable as _, QueryFilter, QuerySelect,
+    DbBackend, EntityTrait, Iterable as _, QueryFilter, QuerySelect, QueryTrait,
 };
 
 /// A grant to create.
@@ -249,12 +250,13 @@ pub enum RotateOutcome {
 
 pub struct Grants<'a> {
     db: &'a DatabaseConnection,
+    reads: Reads<'a>,
     writes: &'a GroupCommit,
 }
 
 impl<'a> Grants<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection, writes: &'a GroupCommit) -> Self {
-        Self { db, writes }
+    pub(crate) fn new(db: &'a DatabaseConnection, reads: Reads<'a>, writes: &'a GroupCommit) -> Self {
+        Self { db, reads, writes }
     }
 
     /// Creates a grant with a new id.
@@ -418,40 +420,39 @@ impl<'a> Grants<'a> {
     /// waits for the database once fewer.
     pub async fn redeem_code(&self, code_hash: &str, now: i64, accept: CodeCheck) -> Result<ConsumeOutcome, StorageError> {
         let hash = code_hash.to_string();
-        let work: Work<ConsumeOutcome> = Box::new(move |txn| {
+        let work: Work<ConsumeOutcome> = {
             let (hash, accept) = (hash.clone(), accept.clone());
-            Box::pin(async move {
-                // Spent first and checked after, so that a good code costs one statement; a code
-                // the check refuses, or finds expired, is put back as it was in the same
-                // transaction. On PostgreSQL a concurrent redemption waits for this row's lock,
-                // then finds `consumed_at` set.
-                let spent = authorization_code::Entity::update_many()
-                    .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
-                    .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
-                    .filter(authorization_code::Column::ConsumedAt.is_null())
-                    .exec_with_returning(txn)
-                    .await?
-                    .pop();
-                let Some(row) = spent else {
-                    return match authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await? {
-                        Some(row) => Ok(ConsumeOutcome::AlreadyUsed(row.try_into()?)),
-                        None => Ok(ConsumeOutcome::NotFound),
+            Box::new(move |txn| {
+                let (hash, accept) = (hash.clone(), accept.clone());
+                Box::pin(async move {
+                    // Spent first and checked after, so that a good code costs one statement; a
+                    // code the check refuses, or finds expired, is put back as it was in the same
+                    // transaction. On PostgreSQL a concurrent redemption waits for this row's
+                    // lock, then finds `consumed_at` set.
+                    let Some(row) = spend_code(&hash, now).exec_with_returning(txn).await?.pop() else {
+                        return not_spent(authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await?);
                     };
-                };
-                let code = AuthorizationCodeRecord { consumed_at: None, ..AuthorizationCodeRecord::try_from(row)? };
-                let refused = !accept(&code);
-                if refused || code.expires_at <= now {
-                    authorization_code::Entity::update_many()
-                        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(Option::<i64>::None))
-                        .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
-                        .exec(txn)
-                        .await?;
-                    return Ok(if refused { ConsumeOutcome::Refused(code) } else { ConsumeOutcome::Expired });
-                }
-                Ok(ConsumeOutcome::Consumed(AuthorizationCodeRecord { consumed_at: Some(now), ..code }))
+                    let (outcome, put_back) = judge_spent_code(row, now, &accept)?;
+                    if put_back {
+                        restore_code(&hash).exec(txn).await?;
+                    }
+                    Ok(outcome)
+                })
             })
+        };
+        let in_place: InPlaceWork<ConsumeOutcome> = Box::new(move |fast| {
+            let spend = spend_code(&hash, now).into_query().returning_all().to_owned();
+            let spent = fast.rows(&DbBackend::Sqlite.build(&spend), |row| in_place::model::<authorization_code::Entity>(row, ""))?;
+            let Some(row) = spent.into_iter().next() else {
+                return not_spent(fast.one(&authorization_code::Entity::find_by_id(hash.as_str()))?);
+            };
+            let (outcome, put_back) = judge_spent_code(row, now, &accept)?;
+            if put_back {
+                fast.execute(&restore_code(&hash).build(DbBackend::Sqlite))?;
+            }
+            Ok(outcome)
         });
-        self.writes.write(self.db, work).await
+        self.writes.write_in_place_first(self.db, work, in_place).await
     }
 
     /// Spends a code, whoever presents it. Exactly one of any number of concurrent calls gets
@@ -465,8 +466,15 @@ impl<'a> Grants<'a> {
     pub async fn store_token(&self, new: NewToken) -> Result<Option<TokenRecord>, StorageError> {
         let row = token_row(new);
         let stored: token::Model = row.clone().try_into_model()?;
-        let work: Work<bool> = Box::new(move |txn| Box::pin(insert_under_live_grant(txn, row.clone())));
-        if self.writes.write(self.db, work).await? { stored.try_into().map(Some) } else { Ok(None) }
+        let work: Work<bool> = {
+            let row = row.clone();
+            Box::new(move |txn| Box::pin(insert_under_live_grant(txn, row.clone())))
+        };
+        let in_place: InPlaceWork<bool> = Box::new(move |fast| {
+            let insert = insert_under_live_grant_statement(&row, now())?;
+            Ok(fast.execute(&DbBackend::Sqlite.build(&insert))? == 1)
+        });
+        if self.writes.write_in_place_first(self.db, work, in_place).await? { stored.try_into().map(Some) } else { Ok(None) }
     }
 
     /// Creates a grant and its first token in one transaction (a client's own access token):
@@ -489,7 +497,12 @@ impl<'a> Grants<'a> {
 
     /// The token with this hash, in whatever state it is (see [`TokenRecord::is_active`]).
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
-        token::Entity::find_by_id(token_hash.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()
+        let query = token::Entity::find_by_id(token_hash.to_string());
+        let row = match self.reads.in_place(|fast| fast.one(&query)) {
+            Some(row) => row,
+            None => query.one(self.db).await?,
+        };
+        row.map(TryInto::try_into).transpose()
     }
 
     /// Exchanges a refresh token for its successor. Exactly one of any number of concurrent
@@ -648,6 +661,43 @@ async fn insert_under_live_grant(txn: &DatabaseTransaction, row: token::ActiveMo
     let insert = insert_under_live_grant_statement(&row, now())?;
     let inserted = txn.execute(&insert).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
     Ok(inserted.rows_affected() == 1)
+}
+
+/// Marks the unspent code with this hash spent at `now`.
+fn spend_code(hash: &str, now: i64) -> sea_orm::UpdateMany<authorization_code::Entity> {
+    authorization_code::Entity::update_many()
+        .col_expr(authorization_code::Column::ConsumedAt, Expr::val(now))
+        .filter(authorization_code::Column::CodeHash.eq(hash))
+        .filter(authorization_code::Column::ConsumedAt.is_null())
+}
+
+/// Puts a code that was spent and then refused back as it was.
+fn restore_code(hash: &str) -> sea_orm::UpdateMany<authorization_code::Entity> {
+    authorization_code::Entity::update_many()
+        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(Option::<i64>::None))
+        .filter(authorization_code::Column::CodeHash.eq(hash))
+}
+
+/// A code that could not be spent: spent before, or never issued.
+fn not_spent(row: Option<authorization_code::Model>) -> Result<ConsumeOutcome, StorageError> {
+    match row {
+        Some(row) => Ok(ConsumeOutcome::AlreadyUsed(row.try_into()?)),
+        None => Ok(ConsumeOutcome::NotFound),
+    }
+}
+
+/// What becomes of a code just spent: the outcome, and whether it must be put back (refused by
+/// the request's checks, or expired).
+fn judge_spent_code(row: authorization_code::Model, now: i64, accept: &CodeCheck) -> Result<(ConsumeOutcome, bool), StorageError> {
+    let code = AuthorizationCodeRecord { consumed_at: None, ..AuthorizationCodeRecord::try_from(row)? };
+    let refused = !accept(&code);
+    Ok(if refused {
+        (ConsumeOutcome::Refused(code), true)
+    } else if code.expires_at <= now {
+        (ConsumeOutcome::Expired, true)
+    } else {
+        (ConsumeOutcome::Consumed(AuthorizationCodeRecord { consumed_at: Some(now), ..code }), false)
+    })
 }
 
 /// `INSERT INTO tokens (…) SELECT <the row's values> FROM grants WHERE <live> FOR UPDATE`.

@@ -19,12 +19,19 @@
 //! alone. A write's work must therefore only touch the database through the transaction it is
 //! given, and may run more than once. PostgreSQL has many connections and its own group commit:
 //! there each write simply runs in its own transaction.
+//!
+//! On a SQLite file, the writer first runs each batch in place, on a connection of its own (see
+//! [`crate::in_place`]): no thread switch per statement. Should that fail for any reason (the
+//! pool's connection holds the lock, a conflict, a full disk), it is rolled back and the batch
+//! runs through the pool as described above.
 
 use super::begin_write;
 use crate::StorageError;
+use crate::in_place::{Counts, InPlace};
 use crate::entity::grants::{authorization_code, grant, token};
 use crate::entity::sessions::session_client;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait};
+use sea_orm::sea_query::InsertStatement;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryTrait};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -37,12 +44,19 @@ const MAX_BATCH: usize = 64;
 pub(crate) type Work<T> =
     Box<dyn for<'t> Fn(&'t DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 't>> + Send + Sync>;
 
+/// A write's work on the in-place connection (see [`crate::in_place`]), inside the batch's
+/// transaction there: the statements of its [`Work`], run in place.
+pub(crate) type InPlaceWork<T> = Box<dyn Fn(&InPlace) -> Result<T, StorageError> + Send + Sync>;
+
 /// The queue of writes waiting for the writer task, shared by every clone of a store.
 #[derive(Debug, Default)]
 pub struct GroupCommit {
     /// The writer of the current runtime; started on first use, and again if its runtime ended
     /// (tests run one runtime after another over one store).
     queue: Mutex<Option<mpsc::UnboundedSender<Queued>>>,
+    /// The writer's own connection to a SQLite file, when it has one.
+    in_place: Option<InPlace>,
+    counts: std::sync::Arc<Counts>,
 }
 
 /// What waits in the queue.
@@ -69,13 +83,38 @@ pub(crate) enum FirstRows {
 }
 
 impl GroupCommit {
+    /// A queue whose writer runs its batches on `in_place` first.
+    pub(crate) fn new(in_place: Option<InPlace>, counts: std::sync::Arc<Counts>) -> Self {
+        Self { queue: Mutex::default(), in_place, counts }
+    }
+
     /// Runs `work` in a write transaction and returns its outcome once committed.
     pub(crate) async fn write<T: Send + 'static>(&self, db: &DatabaseConnection, work: Work<T>) -> Result<T, StorageError> {
+        self.submit(db, work, None).await
+    }
+
+    /// [`GroupCommit::write`] for a write that can also run in place: its batch runs on the
+    /// in-place connection when every write in it can.
+    pub(crate) async fn write_in_place_first<T: Send + 'static>(
+        &self,
+        db: &DatabaseConnection,
+        work: Work<T>,
+        in_place: InPlaceWork<T>,
+    ) -> Result<T, StorageError> {
+        self.submit(db, work, Some(in_place)).await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        db: &DatabaseConnection,
+        work: Work<T>,
+        in_place: Option<InPlaceWork<T>>,
+    ) -> Result<T, StorageError> {
         if db.get_database_backend() != DbBackend::Sqlite {
             return alone(db, &work).await;
         }
         let (reply, answer) = oneshot::channel();
-        let job = Queued::Work(Box::new(Pending { work, outcome: None, reply }));
+        let job = Queued::Work(Box::new(Pending { work, in_place, outcome: None, reply }));
         if let Err(job) = self.enqueue(db, job) {
             // No runtime to run a writer on: write here.
             job.run_alone(db).await;
@@ -112,7 +151,7 @@ impl GroupCommit {
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Err(job) };
         let (sender, receiver) = mpsc::unbounded_channel();
-        runtime.spawn(writer(db.clone(), receiver));
+        runtime.spawn(writer(db.clone(), self.in_place.clone(), self.counts.clone(), receiver));
         sender.send(job).map_err(|mpsc::error::SendError(job)| job)?;
         *queue = Some(sender);
         Ok(())
@@ -120,7 +159,7 @@ impl GroupCommit {
 }
 
 /// The writer task: one transaction per batch of whatever has queued.
-async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queued>) {
+async fn writer(db: DatabaseConnection, in_place: Option<InPlace>, counts: std::sync::Arc<Counts>, mut queue: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         // Requests arrive in waves (their clients were answered together by the last commit):
@@ -142,12 +181,7 @@ async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queue
             yielded = true;
         }
         tracing::trace!(writes = batch.len(), "group commit");
-        if batch.len() == 1
-            && let Some(job) = batch.pop()
-        {
-            job.run_alone(&db).await;
-            continue;
-        }
+        let alone = batch.len() == 1;
         let (mut grants, mut work): (Vec<NewGrantRows>, Vec<Box<dyn Job>>) = (Vec::new(), Vec::new());
         for job in batch {
             match job {
@@ -155,20 +189,46 @@ async fn writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Queue
                 Queued::Work(job) => work.push(job),
             }
         }
-        match run_together(&db, &grants, &mut work).await {
-            Ok(()) => {
-                for rows in grants {
-                    let _ = rows.reply.send(Ok(()));
-                }
-                work.into_iter().for_each(|job| job.committed());
+        let committed = match &in_place {
+            Some(fast) if work.iter().all(|job| job.runs_in_place()) => {
+                let ran = run_in_place(fast, &grants, &mut work).is_ok();
+                let count = if ran { &counts.write_batches } else { &counts.write_fallbacks };
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ran
             }
-            Err(_) => {
-                for job in grants.into_iter().map(Queued::NewGrant).chain(work.into_iter().map(Queued::Work)) {
-                    job.run_alone(&db).await;
-                }
+            _ => false,
+        };
+        if committed || (!alone && run_together(&db, &grants, &mut work).await.is_ok()) {
+            for rows in grants {
+                let _ = rows.reply.send(Ok(()));
             }
+            work.into_iter().for_each(|job| job.committed());
+            continue;
+        }
+        for job in grants.into_iter().map(Queued::NewGrant).chain(work.into_iter().map(Queued::Work)) {
+            job.run_alone(&db).await;
         }
     }
+}
+
+/// [`run_together`] on the in-place connection, where every job of the batch can run; on any
+/// failure the transaction is rolled back (and the caller runs the batch through the pool).
+fn run_in_place(fast: &InPlace, grants: &[NewGrantRows], work: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+    fast.begin()?;
+    let ran = (|| {
+        for insert in new_grant_inserts(grants) {
+            fast.execute(&DbBackend::Sqlite.build(&insert.statement))?;
+        }
+        for job in work.iter_mut() {
+            job.run_in_place(fast)?;
+        }
+        Ok(fast.commit()?)
+    })();
+    if let Err(error) = &ran {
+        tracing::debug!(%error, "an in-place write batch failed; writing through the pool");
+        fast.rollback();
+    }
+    ran
 }
 
 /// Runs every job of `batch` in one transaction and commits it; the first failure rolls it all
@@ -185,10 +245,30 @@ async fn run_together(db: &DatabaseConnection, grants: &[NewGrantRows], work: &m
 
 /// The grants, then their tokens, codes and sessions' clients: each table with one statement.
 async fn insert_new_grants(txn: &DatabaseTransaction, grants: &[NewGrantRows]) -> Result<(), StorageError> {
-    if grants.is_empty() {
-        return Ok(());
+    for insert in new_grant_inserts(grants) {
+        txn.execute(&insert.statement).await.map_err(|e| match insert.unique {
+            Some(what) => StorageError::conflict_or(e, what),
+            None => StorageError::Database(e),
+        })?;
     }
-    grant::Entity::insert_many(grants.iter().map(|g| g.grant.clone())).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// One multi-row `INSERT` of [`new_grant_inserts`], and what a unique violation would mean.
+struct Insert {
+    statement: InsertStatement,
+    unique: Option<&'static str>,
+}
+
+/// The statements that store `grants` and their first rows: one per table that gets rows.
+fn new_grant_inserts(grants: &[NewGrantRows]) -> Vec<Insert> {
+    if grants.is_empty() {
+        return Vec::new();
+    }
+    let mut inserts = vec![Insert {
+        statement: grant::Entity::insert_many(grants.iter().map(|g| g.grant.clone())).into_query(),
+        unique: None,
+    }];
     let (mut tokens, mut codes, mut signed_in) = (Vec::new(), Vec::new(), Vec::new());
     for rows in grants {
         match &rows.first {
@@ -200,16 +280,13 @@ async fn insert_new_grants(txn: &DatabaseTransaction, grants: &[NewGrantRows]) -
         }
     }
     if !tokens.is_empty() {
-        token::Entity::insert_many(tokens).exec_without_returning(txn).await.map_err(|e| StorageError::conflict_or(e, "token"))?;
+        inserts.push(Insert { statement: token::Entity::insert_many(tokens).into_query(), unique: Some("token") });
     }
     if !codes.is_empty() {
-        authorization_code::Entity::insert_many(codes)
-            .exec_without_returning(txn)
-            .await
-            .map_err(|e| StorageError::conflict_or(e, "authorization code"))?;
-        super::sessions::insert_session_clients(txn, signed_in).await?;
+        inserts.push(Insert { statement: authorization_code::Entity::insert_many(codes).into_query(), unique: Some("authorization code") });
+        inserts.push(Insert { statement: super::sessions::insert_session_clients_statement(signed_in), unique: None });
     }
-    Ok(())
+    inserts
 }
 
 /// One write in its own transaction.
@@ -247,6 +324,10 @@ fn stopped() -> StorageError {
 trait Job: Send {
     /// Runs the work inside a shared transaction, keeping its outcome until the commit.
     fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<(), StorageError>> + Send + 'a>>;
+    /// Whether the job can run on the in-place connection.
+    fn runs_in_place(&self) -> bool;
+    /// Runs the work on the in-place connection, inside its transaction, keeping its outcome.
+    fn run_in_place(&mut self, fast: &InPlace) -> Result<(), StorageError>;
     /// The shared transaction committed: answer with the kept outcome.
     fn committed(self: Box<Self>);
     /// Runs the work in a transaction of its own and answers with how that went.
@@ -255,6 +336,7 @@ trait Job: Send {
 
 struct Pending<T> {
     work: Work<T>,
+    in_place: Option<InPlaceWork<T>>,
     outcome: Option<T>,
     reply: oneshot::Sender<Result<T, StorageError>>,
 }
@@ -265,6 +347,16 @@ impl<T: Send + 'static> Job for Pending<T> {
             self.outcome = Some((self.work)(txn).await?);
             Ok(())
         })
+    }
+
+    fn runs_in_place(&self) -> bool {
+        self.in_place.is_some()
+    }
+
+    fn run_in_place(&mut self, fast: &InPlace) -> Result<(), StorageError> {
+        let work = self.in_place.as_ref().ok_or_else(|| StorageError::Unavailable("no in-place form".into()))?;
+        self.outcome = Some(work(fast)?);
+        Ok(())
     }
 
     fn committed(self: Box<Self>) {

@@ -11,9 +11,10 @@ use crate::repo::{begin_write, new_id, strings_from_json, strings_to_json};
 use crate::{StorageError, now};
 use crate::repo::InsertCommitted as _;
 use crate::repo::group_commit::{GroupCommit, Work};
+use crate::in_place::{self, Reads};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    ActiveValue::Set, ColumnTrait, DbBackend, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
@@ -89,12 +90,13 @@ fn live(at: i64) -> Condition {
 
 pub struct Sessions<'a> {
     db: &'a DatabaseConnection,
+    reads: Reads<'a>,
     writes: &'a GroupCommit,
 }
 
 impl<'a> Sessions<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection, writes: &'a GroupCommit) -> Self {
-        Self { db, writes }
+    pub(crate) fn new(db: &'a DatabaseConnection, reads: Reads<'a>, writes: &'a GroupCommit) -> Self {
+        Self { db, reads, writes }
     }
 
     /// Starts a session with a new id.
@@ -123,16 +125,21 @@ impl<'a> Sessions<'a> {
 
     /// The session with this id, live or not.
     pub async fn get(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
-        session::Entity::find_by_id(id.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()
+        let query = session::Entity::find_by_id(id.to_string());
+        let row = match self.reads.in_place(|fast| fast.one(&query)) {
+            Some(row) => row,
+            None => query.one(self.db).await?,
+        };
+        row.map(TryInto::try_into).transpose()
     }
 
     /// The live session a cookie belongs to.
     pub async fn find_by_cookie_hash(&self, cookie_hash: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
-        let row = session::Entity::find()
-            .filter(session::Column::CookieHash.eq(cookie_hash))
-            .filter(live(now))
-            .one(self.db)
-            .await?;
+        let query = session::Entity::find().filter(session::Column::CookieHash.eq(cookie_hash)).filter(live(now));
+        let row = match self.reads.in_place(|fast| fast.one(&query)) {
+            Some(row) => row,
+            None => query.one(self.db).await?,
+        };
         row.map(TryInto::try_into).transpose()
     }
 
@@ -155,16 +162,26 @@ impl<'a> Sessions<'a> {
             .column_as(user_role::Column::RoleName, "role")
             .order_by_asc(user_role::Column::RoleName)
             .into_query();
-        let rows = self.db.query_all(&query).await?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let session = session::Model::from_query_result(first, "A_")?;
-        let user = user::Model::from_query_result(first, "B_")?;
-        let mut roles = Vec::new();
-        for row in &rows {
-            if let Some(role) = row.try_get::<Option<String>>("", "role")? {
-                roles.push(role);
+        let fast = self.reads.in_place(|fast| {
+            fast.rows(&DbBackend::Sqlite.build(&query), |row| {
+                Ok((in_place::model::<session::Entity>(row, "A_")?, in_place::model::<user::Entity>(row, "B_")?, in_place::column(row, "role")?))
+            })
+        });
+        let rows = match fast {
+            Some(rows) => rows,
+            None => {
+                let mut rows = Vec::new();
+                for row in self.db.query_all(&query).await? {
+                    let session = session::Model::from_query_result(&row, "A_")?;
+                    let user = user::Model::from_query_result(&row, "B_")?;
+                    rows.push((session, user, row.try_get::<Option<String>>("", "role")?));
+                }
+                rows
             }
-        }
+        };
+        let mut rows = rows.into_iter();
+        let Some((session, user, role)) = rows.next() else { return Ok(None) };
+        let roles = role.into_iter().chain(rows.filter_map(|(_, _, role)| role)).collect();
         Ok(Some((session.try_into()?, UserRecord::from_row(user, roles)?)))
     }
 
@@ -320,13 +337,17 @@ pub(crate) fn session_client_row(session_id: &str, client_id: &str) -> session_c
 /// Stores `rows` inside `txn` with one statement; a pair already stored (or named twice) keeps
 /// its first time.
 pub(crate) async fn insert_session_clients(txn: &DatabaseTransaction, rows: Vec<session_client::ActiveModel>) -> Result<(), StorageError> {
+    txn.execute(&insert_session_clients_statement(rows)).await?;
+    Ok(())
+}
+
+/// Records that sessions signed in to clients; a pair already recorded stays as it was.
+pub(crate) fn insert_session_clients_statement(rows: Vec<session_client::ActiveModel>) -> sea_orm::sea_query::InsertStatement {
     session_client::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([session_client::Column::SessionId, session_client::Column::ClientId])
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+        .into_query()
 }

@@ -4,12 +4,13 @@
 //! ignore case. User names are stored as given and compared lowercased.
 
 use crate::entity::accounts::{user, user_role};
+use crate::in_place::{self, Reads};
 use crate::repo::{begin_write, new_id, parse_stored, text_enum};
 use crate::{StorageError, now};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, JoinType, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, DbBackend, JoinType, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, SqlErr, UpdateMany,
 };
 use std::collections::HashMap;
 
@@ -94,11 +95,12 @@ pub fn normalize_email(email: &str) -> String {
 
 pub struct Users<'a> {
     db: &'a DatabaseConnection,
+    reads: Reads<'a>,
 }
 
 impl<'a> Users<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a DatabaseConnection, reads: Reads<'a>) -> Self {
+        Self { db, reads }
     }
 
     /// Creates an account with a new id. Fails with `Conflict` naming the e-mail address or the
@@ -155,15 +157,22 @@ impl<'a> Users<'a> {
     /// authorization reads the user).
     pub async fn get(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
         let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
-        let rows = user::Entity::find_by_id(id.to_string())
+        let query = user::Entity::find_by_id(id.to_string())
             .join_rev(JoinType::LeftJoin, holds)
             .select_also(user_role::Entity)
-            .order_by_asc(user_role::Column::RoleName)
-            .all(self.db)
-            .await?;
-        let Some((row, _)) = rows.first() else { return Ok(None) };
-        let row = row.clone();
-        let roles = rows.into_iter().filter_map(|(_, role)| role.map(|r| r.role_name)).collect();
+            .order_by_asc(user_role::Column::RoleName);
+        let fast = self.reads.in_place(|fast| {
+            fast.rows(&query.build(DbBackend::Sqlite), |row| {
+                Ok((in_place::model::<user::Entity>(row, "A_")?, in_place::column::<Option<String>>(row, "B_role_name")?))
+            })
+        });
+        let rows = match fast {
+            Some(rows) => rows,
+            None => query.all(self.db).await?.into_iter().map(|(user, role)| (user, role.map(|r| r.role_name))).collect(),
+        };
+        let mut rows = rows.into_iter();
+        let Some((row, role)) = rows.next() else { return Ok(None) };
+        let roles = role.into_iter().chain(rows.filter_map(|(_, role)| role)).collect();
         UserRecord::from_row(row, roles).map(Some)
     }
 

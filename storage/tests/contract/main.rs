@@ -15,6 +15,7 @@ mod consents;
 mod federation;
 mod flows;
 mod grants;
+mod in_place;
 mod keys;
 mod logout;
 mod migrations;
