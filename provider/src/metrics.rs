@@ -38,12 +38,13 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A gauge read at scrape time.
+/// A value read at scrape time: a gauge, or a counter kept elsewhere (`counter`).
 pub struct Gauge {
     pub name: &'static str,
     pub help: &'static str,
     pub labels: Vec<(&'static str, String)>,
     pub value: f64,
+    pub counter: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -128,7 +129,8 @@ impl Metrics {
         for gauge in gauges {
             if !described.contains(&gauge.name) {
                 described.push(gauge.name);
-                let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
+                let kind = if gauge.counter { "counter" } else { "gauge" };
+                let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {kind}", gauge.name, gauge.help, gauge.name);
             }
             line(&mut out, gauge.name, &gauge.labels, gauge.value);
         }
@@ -214,10 +216,36 @@ async fn gauges(state: &AppState) -> Vec<Gauge> {
             help: "Resident memory of this process, in bytes.",
             labels: Vec::new(),
             value: bytes,
+            counter: false,
         });
     }
     gauges.extend(crate::logout::backchannel::gauges(state).await);
+    gauges.extend(sqlite_in_place(state));
     gauges
+}
+
+/// On SQLite, what the in-place connections served, and how often the pool had to instead (a
+/// lock held by another connection or process, a failed statement).
+fn sqlite_in_place(state: &AppState) -> Vec<Gauge> {
+    if state.store.engine() != poort_storage::Engine::Sqlite {
+        return Vec::new();
+    }
+    let counts = state.store.in_place_counts();
+    [
+        ("read", counts.reads),
+        ("read_through_pool", counts.read_fallbacks),
+        ("write_batch", counts.write_batches),
+        ("write_batch_through_pool", counts.write_fallbacks),
+    ]
+    .into_iter()
+    .map(|(kind, value)| Gauge {
+        name: "poort_sqlite_in_place_total",
+        help: "SQLite statements run on the calling thread, by kind: reads and write batches done in place, and those that went through the pool instead.",
+        labels: vec![("kind", kind.to_string())],
+        value: value as f64,
+        counter: true,
+    })
+    .collect()
 }
 
 /// `GET /metrics`.
@@ -255,11 +283,15 @@ mod tests {
         metrics.add("poort_rate_limited_total", &[("limit", "sign_in")], 2);
         metrics.inc("poort_rate_limited_total", &[("limit", "a\"b")]);
         assert_eq!(metrics.get("poort_rate_limited_total", &[("limit", "sign_in")]), 3);
-        let text = metrics.render(&[Gauge { name: "g", help: "A gauge.", labels: vec![("state", "x".into())], value: 1.5 }]);
+        let text = metrics.render(&[
+            Gauge { name: "g", help: "A gauge.", labels: vec![("state", "x".into())], value: 1.5, counter: false },
+            Gauge { name: "c_total", help: "A counter kept elsewhere.", labels: Vec::new(), value: 7.0, counter: true },
+        ]);
         assert!(text.contains("# TYPE poort_rate_limited_total counter\n"), "{text}");
         assert!(text.contains("poort_rate_limited_total{limit=\"sign_in\"} 3\n"), "{text}");
         assert!(text.contains("poort_rate_limited_total{limit=\"a\\\"b\"} 1\n"), "{text}");
         assert!(text.contains("# TYPE g gauge\ng{state=\"x\"} 1.5\n"), "{text}");
+        assert!(text.contains("# TYPE c_total counter\nc_total 7\n"), "{text}");
     }
 
     #[test]

@@ -193,6 +193,7 @@ pub async fn gauges(state: &AppState) -> Vec<Gauge> {
                 help: "Back-channel logout deliveries in the database, by status (delivered and failed ones are kept 7 days).",
                 labels: vec![("status", status.as_str().to_string())],
                 value: count as f64,
+                counter: false,
             })
             .collect(),
         Err(error) => {

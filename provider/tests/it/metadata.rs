@@ -138,6 +138,10 @@ async fn metrics_count_requests_by_route_pattern_and_status_class() {
     assert!(text.contains("route=\"/register/{client_id}\""), "{text}");
     assert!(!text.contains("some-client-id"), "{text}");
     assert!(text.contains("# TYPE process_resident_memory_bytes gauge"), "{text}");
+    // On SQLite: what ran on the in-place connections, and that nothing had to go through the pool.
+    assert!(text.contains("# TYPE poort_sqlite_in_place_total counter\n"), "{text}");
+    assert!(text.contains("poort_sqlite_in_place_total{kind=\"read_through_pool\"} 0\n"), "{text}");
+    assert!(text.contains("poort_sqlite_in_place_total{kind=\"write_batch_through_pool\"} 0\n"), "{text}");
     let (_, doc) = get_text(&router, "/.well-known/openid-configuration", None).await;
     assert!(!doc.contains("/metrics"), "metrics are not advertised: {doc}");
 }
