@@ -127,7 +127,7 @@ impl InPlace {
 }
 
 /// Opens `path` with the settings of the pool's connection (see [`crate::Store::connect`]),
-/// but a busy timeout of zero.
+/// but a busy timeout of zero and no automatic checkpoint.
 fn open(path: &Path, access: Access) -> Result<rusqlite::Connection, rusqlite::Error> {
     use rusqlite::OpenFlags;
     let mode = match access {
@@ -140,9 +140,12 @@ fn open(path: &Path, access: Access) -> Result<rusqlite::Connection, rusqlite::E
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // See `stable_query_plans` in lib.rs: without it, every `LIMIT ?` is compiled anew.
     connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // No automatic checkpoint here: it would copy the log into the database and sync the file
+    // on a request's thread. The server's checkpointer does that on a connection of its own,
+    // and the pool's connection keeps its automatic one as the backstop.
     connection.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; \
-         PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;",
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
     )?;
     Ok(connection)
 }
