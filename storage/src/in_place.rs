@@ -104,6 +104,11 @@ impl InPlace {
 
     /// Starts a write transaction, or fails at once when another connection holds the lock.
     pub(crate) fn begin(&self) -> Result<(), DbErr> {
+        // A transaction left open (by a batch that panicked midway) would hold the write lock
+        // for good: it is ended first.
+        if !self.with(|c| Ok(c.is_autocommit()))? {
+            self.rollback();
+        }
         self.with(|c| c.execute_batch("BEGIN IMMEDIATE").map_err(sqlite))
     }
 
@@ -303,4 +308,30 @@ pub struct InPlaceCounts {
 /// The value of the column `name` in `row`, for columns that belong to no entity.
 pub(crate) fn column<T: rusqlite::types::FromSql>(row: &Row<'_, '_>, name: &str) -> Result<T, DbErr> {
     T::column_result(row.get("", name)?).map_err(|_| mismatch(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+    use sea_orm::ConnectionTrait as _;
+
+    #[tokio::test]
+    async fn a_transaction_left_open_is_ended_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poort.db");
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let writer = InPlace::open(&path, Access::ReadWrite).unwrap();
+        writer.begin().unwrap();
+        writer.execute(&Statement::from_string(DbBackend::Sqlite, "INSERT INTO instance_values (name, value, created_at) VALUES ('left', 'open', 0)")).unwrap();
+        // Never committed nor rolled back, as when a batch panics: the next batch still begins,
+        // without what the first one wrote.
+        writer.begin().unwrap();
+        writer.commit().unwrap();
+        let left = store.connection().query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT value FROM instance_values WHERE name = 'left'"));
+        assert!(left.await.unwrap().is_none());
+        // And the pool can write.
+        store.connection().execute_unprepared("INSERT INTO instance_values (name, value, created_at) VALUES ('pool', 'writes', 0)").await.unwrap();
+    }
 }
