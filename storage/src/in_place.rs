@@ -272,6 +272,18 @@ impl Reads<'_> {
             }
         }
     }
+
+    /// The first model `select` finds, as `Select::one` on `pool` gives it: in place when it can.
+    pub(crate) async fn one<E>(&self, select: Select<E>, pool: &sea_orm::DatabaseConnection) -> Result<Option<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self.in_place(|fast| fast.one(&select)) {
+            Some(found) => Ok(found),
+            None => select.one(pool).await,
+        }
+    }
 }
 
 /// What the in-place connections did, counted since the store opened.

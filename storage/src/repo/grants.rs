@@ -498,11 +498,7 @@ impl<'a> Grants<'a> {
     /// The token with this hash, in whatever state it is (see [`TokenRecord::is_active`]).
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
         let query = token::Entity::find_by_id(token_hash.to_string());
-        let row = match self.reads.in_place(|fast| fast.one(&query)) {
-            Some(row) => row,
-            None => query.one(self.db).await?,
-        };
-        row.map(TryInto::try_into).transpose()
+        self.reads.one(query, self.db).await?.map(TryInto::try_into).transpose()
     }
 
     /// Exchanges a refresh token for its successor. Exactly one of any number of concurrent

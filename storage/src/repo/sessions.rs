@@ -126,21 +126,13 @@ impl<'a> Sessions<'a> {
     /// The session with this id, live or not.
     pub async fn get(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
         let query = session::Entity::find_by_id(id.to_string());
-        let row = match self.reads.in_place(|fast| fast.one(&query)) {
-            Some(row) => row,
-            None => query.one(self.db).await?,
-        };
-        row.map(TryInto::try_into).transpose()
+        self.reads.one(query, self.db).await?.map(TryInto::try_into).transpose()
     }
 
     /// The live session a cookie belongs to.
     pub async fn find_by_cookie_hash(&self, cookie_hash: &str, now: i64) -> Result<Option<SessionRecord>, StorageError> {
         let query = session::Entity::find().filter(session::Column::CookieHash.eq(cookie_hash)).filter(live(now));
-        let row = match self.reads.in_place(|fast| fast.one(&query)) {
-            Some(row) => row,
-            None => query.one(self.db).await?,
-        };
-        row.map(TryInto::try_into).transpose()
+        self.reads.one(query, self.db).await?.map(TryInto::try_into).transpose()
     }
 
     /// The live session a cookie belongs to and its user with the user's roles, in one
