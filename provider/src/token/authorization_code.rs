@@ -3,13 +3,14 @@
 //! and the PKCE verifier (RFC 7636) are checked.
 
 use super::TokenResponse;
-use super::issue::{self, UserGrant};
+use super::issue::{self, PlannedRefreshToken, UserGrant};
 use crate::crypto::{b64url, constant_time_eq, sha256, token_key};
 use crate::oauth::form::FormParams;
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
 use poort_storage::now;
-use poort_storage::repo::{AuthorizationCodeRecord, CodeCheck, ConsumeOutcome};
+use crate::tokens::access_token::PlannedAccessToken;
+use poort_storage::repo::{AuthorizationCodeRecord, CodeCheck, ConsumeOutcome, TokensForCode};
 use std::sync::Arc;
 
 /// A token request for this grant, its parameters checked for shape.
@@ -42,6 +43,8 @@ fn is_verifier(value: &str) -> bool {
 /// Redeems the code for the authenticated `client`. The checks the request can fail run on
 /// the stored code inside the write that spends it, so a failed request changes nothing; a
 /// code already spent means a copy is in other hands, and everything issued from it is revoked.
+/// The same write stores the tokens issued for the code: the exchange happens whole or not at
+/// all, and waits for one commit.
 pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Result<TokenResponse, OAuthError> {
     let at = now();
     let hash = token_key(&state.hash_key, &request.code);
@@ -50,7 +53,19 @@ pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Re
         let (client, request) = (client.clone(), request.clone());
         Arc::new(move |code| check_code(&client, code, &request).is_ok())
     };
-    let code = match state.store.grants().redeem_code(&hash, at, accept).await? {
+    let access = PlannedAccessToken::new(state, client);
+    let refresh = client.allows_grant("refresh_token").then(|| PlannedRefreshToken::new(state));
+    let tokens: TokensForCode = {
+        let (access, refresh, client_id) = (access.clone(), refresh.clone(), client.id.clone());
+        Arc::new(move |code| {
+            let mut rows = vec![access.row(&client_id, &code.grant_id, Some(&code.user_id), &code.scope)];
+            if let Some(refresh) = refresh.as_ref().filter(|_| issue::has_scope(&code.scope, "offline_access")) {
+                rows.push(refresh.row(&client_id, &code.grant_id, &code.user_id, &code.scope));
+            }
+            rows
+        })
+    };
+    let code = match state.store.grants().redeem_code_for_tokens(&hash, at, accept, tokens).await? {
         ConsumeOutcome::Consumed(code) => code,
         ConsumeOutcome::Refused(code) => return Err(check_code(client, &code, &request).err().unwrap_or_else(not_valid)),
         ConsumeOutcome::AlreadyUsed(code) => {
@@ -62,7 +77,14 @@ pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Re
         ConsumeOutcome::Expired => return Err(OAuthError::invalid_grant("the authorization code has expired")),
         ConsumeOutcome::NotFound => return Err(not_valid()),
     };
-    let user = issue::active_user(state, &code.user_id).await?;
+    let user = match issue::active_user(state, &code.user_id).await {
+        Ok(user) => user,
+        Err(refused) => {
+            // The tokens stored with the code must not outlive the refusal.
+            state.store.grants().revoke_grant(&code.grant_id, at).await?;
+            return Err(refused);
+        }
+    };
     let grant = UserGrant {
         client,
         grant_id: &code.grant_id,
@@ -75,17 +97,18 @@ pub async fn exchange(state: &AppState, client: &Client, request: Request) -> Re
         amr: &code.amr,
         claims_parameter: code.claims.as_ref(),
     };
-    let issued = issue::access_and_id_token(state, &grant).await?;
-    let refresh_token = if issue::wants_refresh_token(client, &code.scope) {
-        Some(issue::first_refresh_token(state, client, &code.grant_id, &code.user_id, &code.scope).await?)
+    let access = issue::finish_access_token(state, &grant, access)?;
+    let id_token = if issue::has_scope(&code.scope, "openid") {
+        Some(issue::id_token_for(state, &grant, Some(&access.token), None, false)?)
     } else {
         None
     };
+    let refresh_token = refresh.filter(|_| issue::wants_refresh_token(client, &code.scope)).map(|r| r.token);
     Ok(TokenResponse {
         refresh_token,
-        id_token: issued.id_token,
+        id_token,
         scope: Some(code.scope.clone()),
-        ..TokenResponse::bearer(issued.access_token, issued.expires_in)
+        ..TokenResponse::bearer(access.token, access.expires_in)
     })
 }
 

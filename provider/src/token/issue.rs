@@ -5,7 +5,7 @@ use crate::claims::{self, Target};
 use crate::crypto::{ordered_token, token_key};
 use crate::oauth::{Client, OAuthError};
 use crate::state::AppState;
-use crate::tokens::access_token::{self, AccessTokenRequest};
+use crate::tokens::access_token::{self, AccessTokenRequest, PlannedAccessToken};
 use crate::tokens::id_token::{self, IdTokenContent};
 use poort_storage::now;
 use poort_storage::repo::{NewToken, TokenKind, UserRecord, UserStatus};
@@ -63,18 +63,28 @@ pub async fn access_and_id_token(state: &AppState, grant: &UserGrant<'_>) -> Res
 /// response types with `token`).
 pub async fn access_token_for(state: &AppState, grant: &UserGrant<'_>) -> Result<access_token::IssuedAccessToken, OAuthError> {
     let subject = crate::oauth::subject::subject_for(grant.client, &grant.user.id, &state.hash_key);
-    access_token::issue(
-        state,
-        &AccessTokenRequest {
-            client: grant.client,
-            grant_id: grant.grant_id,
-            user_id: Some(&grant.user.id),
-            subject: &subject,
-            scope: grant.scope,
-            auth_time: grant.auth_time,
-        },
-    )
-    .await
+    access_token::issue(state, &access_token_request(grant, &subject)).await
+}
+
+/// The access token of a user grant whose row is stored already (see [`PlannedAccessToken`]).
+pub fn finish_access_token(
+    state: &AppState,
+    grant: &UserGrant<'_>,
+    planned: PlannedAccessToken,
+) -> Result<access_token::IssuedAccessToken, OAuthError> {
+    let subject = crate::oauth::subject::subject_for(grant.client, &grant.user.id, &state.hash_key);
+    planned.finish(state, &access_token_request(grant, &subject))
+}
+
+fn access_token_request<'a>(grant: &UserGrant<'a>, subject: &'a str) -> AccessTokenRequest<'a> {
+    AccessTokenRequest {
+        client: grant.client,
+        grant_id: grant.grant_id,
+        user_id: Some(&grant.user.id),
+        subject,
+        scope: grant.scope,
+        auth_time: grant.auth_time,
+    }
 }
 
 /// The ID token of a user grant: `at_hash` for the access token issued with it, `c_hash` for
@@ -116,30 +126,40 @@ pub fn wants_refresh_token(client: &Client, scope: &str) -> bool {
     has_scope(scope, "offline_access") && client.allows_grant("refresh_token")
 }
 
-/// Issues the first refresh token of a grant, starting a new rotation family.
-pub async fn first_refresh_token(
-    state: &AppState,
-    client: &Client,
-    grant_id: &str,
-    user_id: &str,
-    scope: &str,
-) -> Result<String, OAuthError> {
-    let token = ordered_token();
-    let stored = state
-        .store
-        .grants()
-        .store_token(NewToken {
+/// The first refresh token of a grant, made before it is stored (with the code it is issued
+/// for, see `Grants::redeem_code_for_tokens`): it starts a new rotation family.
+#[derive(Debug, Clone)]
+pub struct PlannedRefreshToken {
+    pub token: String,
+    token_hash: String,
+    family_id: String,
+    expires_at: i64,
+}
+
+impl PlannedRefreshToken {
+    pub fn new(state: &AppState) -> Self {
+        let token = ordered_token();
+        Self {
             token_hash: token_key(&state.hash_key, &token),
+            token,
+            family_id: uuid::Uuid::now_v7().to_string(),
+            expires_at: refresh_expiry(state),
+        }
+    }
+
+    /// The row that stores the token under `grant_id`.
+    pub fn row(&self, client_id: &str, grant_id: &str, user_id: &str, scope: &str) -> NewToken {
+        NewToken {
+            token_hash: self.token_hash.clone(),
             kind: TokenKind::Refresh,
             grant_id: grant_id.to_string(),
-            client_id: client.id.clone(),
+            client_id: client_id.to_string(),
             user_id: Some(user_id.to_string()),
             scope: scope.to_string(),
-            family_id: Some(uuid::Uuid::now_v7().to_string()),
-            expires_at: refresh_expiry(state),
-        })
-        .await?;
-    stored.map(|_| token).ok_or_else(|| OAuthError::invalid_grant("the grant has been revoked or has expired"))
+            family_id: Some(self.family_id.clone()),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// When a refresh token issued now expires.

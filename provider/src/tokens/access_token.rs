@@ -59,40 +59,81 @@ pub async fn issue(state: &AppState, request: &AccessTokenRequest<'_>) -> Result
 /// Makes an access token and the row that stores it, without storing it (the caller does,
 /// under `request.grant_id` or with a new grant).
 pub fn mint(state: &AppState, request: &AccessTokenRequest<'_>) -> Result<(IssuedAccessToken, NewToken), OAuthError> {
-    let issued_at = now();
-    let expires_in = state.settings.tokens.access_token_ttl.as_secs() as i64;
-    let (token, token_hash) = if request.client.wants_jwt_access_tokens() {
-        let jti = ordered_token();
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(&*state.issuer));
-        claims.insert("sub".into(), json!(request.subject));
-        claims.insert("aud".into(), json!(request.client.id));
-        claims.insert("client_id".into(), json!(request.client.id));
-        claims.insert("iat".into(), json!(issued_at));
-        claims.insert("exp".into(), json!(issued_at + expires_in));
-        claims.insert("jti".into(), json!(jti));
-        claims.insert("scope".into(), json!(request.scope));
-        if let Some(auth_time) = request.auth_time {
-            claims.insert("auth_time".into(), json!(auth_time));
+    let planned = PlannedAccessToken::new(state, request.client);
+    let row = planned.row(&request.client.id, request.grant_id, request.user_id, request.scope);
+    Ok((planned.finish(state, request)?, row))
+}
+
+/// An access token whose row can be stored before the token itself is made: its issue time,
+/// and its opaque value or a JWT's `jti`, fix the row. A code's token row is stored in the
+/// write that spends the code, before the grant's details are known here; a JWT is signed
+/// after, with them.
+#[derive(Debug, Clone)]
+pub struct PlannedAccessToken {
+    issued_at: i64,
+    expires_in: i64,
+    /// The keyed hash the row is stored under.
+    token_hash: String,
+    value: Planned,
+}
+
+#[derive(Debug, Clone)]
+enum Planned {
+    Opaque(String),
+    Jwt { jti: String },
+}
+
+impl PlannedAccessToken {
+    /// A token issued now, in the format `client` takes.
+    pub fn new(state: &AppState, client: &Client) -> Self {
+        let issued_at = now();
+        let expires_in = state.settings.tokens.access_token_ttl.as_secs() as i64;
+        if client.wants_jwt_access_tokens() {
+            let jti = ordered_token();
+            Self { issued_at, expires_in, token_hash: jti_hash(state, &jti), value: Planned::Jwt { jti } }
+        } else {
+            let token = ordered_token();
+            Self { issued_at, expires_in, token_hash: token_key(&state.hash_key, &token), value: Planned::Opaque(token) }
         }
-        let token = jwt::sign(&state.keyring.snapshot(), request.client.access_token_alg(), Some(JWT_TYPE), claims)?;
-        (token, jti_hash(state, &jti))
-    } else {
-        let token = ordered_token();
-        let key = token_key(&state.hash_key, &token);
-        (token, key)
-    };
-    let row = NewToken {
-        token_hash,
-        kind: TokenKind::Access,
-        grant_id: request.grant_id.to_string(),
-        client_id: request.client.id.clone(),
-        user_id: request.user_id.map(str::to_string),
-        scope: request.scope.to_string(),
-        family_id: None,
-        expires_at: issued_at + expires_in,
-    };
-    Ok((IssuedAccessToken { token, expires_in }, row))
+    }
+
+    /// The row that stores the token under `grant_id`.
+    pub fn row(&self, client_id: &str, grant_id: &str, user_id: Option<&str>, scope: &str) -> NewToken {
+        NewToken {
+            token_hash: self.token_hash.clone(),
+            kind: TokenKind::Access,
+            grant_id: grant_id.to_string(),
+            client_id: client_id.to_string(),
+            user_id: user_id.map(str::to_string),
+            scope: scope.to_string(),
+            family_id: None,
+            expires_at: self.issued_at + self.expires_in,
+        }
+    }
+
+    /// The token itself: the opaque value, or the JWT signed now for `request` (which must be
+    /// what the row was made for).
+    pub fn finish(self, state: &AppState, request: &AccessTokenRequest<'_>) -> Result<IssuedAccessToken, OAuthError> {
+        let token = match self.value {
+            Planned::Opaque(token) => token,
+            Planned::Jwt { jti } => {
+                let mut claims = Map::new();
+                claims.insert("iss".into(), json!(&*state.issuer));
+                claims.insert("sub".into(), json!(request.subject));
+                claims.insert("aud".into(), json!(request.client.id));
+                claims.insert("client_id".into(), json!(request.client.id));
+                claims.insert("iat".into(), json!(self.issued_at));
+                claims.insert("exp".into(), json!(self.issued_at + self.expires_in));
+                claims.insert("jti".into(), json!(jti));
+                claims.insert("scope".into(), json!(request.scope));
+                if let Some(auth_time) = request.auth_time {
+                    claims.insert("auth_time".into(), json!(auth_time));
+                }
+                jwt::sign(&state.keyring.snapshot(), request.client.access_token_alg(), Some(JWT_TYPE), claims)?
+            }
+        };
+        Ok(IssuedAccessToken { token, expires_in: self.expires_in })
+    }
 }
 
 /// The stored row of a presented token (access or refresh), in whatever state; `None` for a

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use poort::crypto::{keyed_hash, random_token};
 use poort_storage::now;
-use poort_storage::repo::{ConsumeOutcome, NewToken, TokenKind};
+use poort_storage::repo::{ConsumeOutcome, NewToken, TokenKind, UserStatus};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +57,21 @@ async fn a_code_exchange_issues_tokens_and_an_id_token_the_suite_accepts() {
     assert!(at["jti"].as_str().is_some_and(|j| j.len() >= 43));
     // And it works at userinfo.
     assert_eq!(op.userinfo(access_token).await.json()["sub"], json!(op.user_id));
+}
+
+#[tokio::test]
+async fn a_user_disabled_after_the_authorization_gets_no_tokens_and_those_stored_with_the_code_end() {
+    let op = op_with_rp().await;
+    let code = op.code("rp", CodeSpec { scope: "openid offline_access", ..CodeSpec::default() }).await;
+    assert!(op.state.store.users().set_status(&op.user_id, UserStatus::Disabled).await.unwrap());
+    op.redeem("rp", &code).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    // The code was spent with its tokens in one write; its grant, and so those tokens, ended.
+    let hash = poort::crypto::token_key(&op.state.hash_key, &code);
+    let ConsumeOutcome::AlreadyUsed(spent) = op.state.store.grants().consume_code(&hash, now()).await.unwrap() else {
+        panic!("the code was spent")
+    };
+    let grant = op.state.store.grants().get_grant(&spent.grant_id).await.unwrap().unwrap();
+    assert!(grant.revoked_at.is_some(), "the grant was revoked");
 }
 
 #[tokio::test]

@@ -158,6 +158,11 @@ pub enum ConsumeOutcome {
 /// A caller's verdict on a code before it is spent (see [`Grants::redeem_code`]).
 pub type CodeCheck = Arc<dyn Fn(&AuthorizationCodeRecord) -> bool + Send + Sync>;
 
+/// The tokens to store with a code as it is spent (see [`Grants::redeem_code_for_tokens`]),
+/// made from the spent code. Called once per attempt of the write, so it must make the same
+/// tokens each time.
+pub type TokensForCode = Arc<dyn Fn(&AuthorizationCodeRecord) -> Vec<NewToken> + Send + Sync>;
+
 text_enum! {
     /// What a stored token is.
     pub enum TokenKind as "token kind" {
@@ -419,12 +424,41 @@ impl<'a> Grants<'a> {
     /// `Consumed`. One write instead of a read and then a write: a code flow's token request
     /// waits for the database once fewer.
     pub async fn redeem_code(&self, code_hash: &str, now: i64, accept: CodeCheck) -> Result<ConsumeOutcome, StorageError> {
+        self.redeem(code_hash, now, accept, None).await
+    }
+
+    /// [`Grants::redeem_code`], and in the same write the tokens `tokens` makes of the spent code
+    /// are stored under its grant: the code is spent and its tokens stored together, or nothing
+    /// changes. Should the grant have ended (expired, or purged) the code is left as it was and
+    /// the outcome is `Expired`. A token request waits for one commit instead of two.
+    pub async fn redeem_code_for_tokens(
+        &self,
+        code_hash: &str,
+        now: i64,
+        accept: CodeCheck,
+        tokens: TokensForCode,
+    ) -> Result<ConsumeOutcome, StorageError> {
+        self.redeem(code_hash, now, accept, Some(tokens)).await
+    }
+
+    async fn redeem(
+        &self,
+        code_hash: &str,
+        now: i64,
+        accept: CodeCheck,
+        tokens: Option<TokensForCode>,
+    ) -> Result<ConsumeOutcome, StorageError> {
         let hash = code_hash.to_string();
         let work: Work<ConsumeOutcome> = {
-            let (hash, accept) = (hash.clone(), accept.clone());
+            let (hash, accept, tokens) = (hash.clone(), accept.clone(), tokens.clone());
             Box::new(move |txn| {
-                let (hash, accept) = (hash.clone(), accept.clone());
+                let (hash, accept, tokens) = (hash.clone(), accept.clone(), tokens.clone());
                 Box::pin(async move {
+                    if tokens.is_some() {
+                        // The tokens' insert locks the grant's row: take it before the code's, in
+                        // the order `revoke_grant` takes them, or the two could deadlock.
+                        lock_grant_of_code(txn, &hash).await?;
+                    }
                     // Spent first and checked after, so that a good code costs one statement; a
                     // code the check refuses, or finds expired, is put back as it was in the same
                     // transaction. On PostgreSQL a concurrent redemption waits for this row's
@@ -432,7 +466,15 @@ impl<'a> Grants<'a> {
                     let Some(row) = spend_code(&hash, now).exec_with_returning(txn).await?.pop() else {
                         return not_spent(authorization_code::Entity::find_by_id(hash.as_str()).one(txn).await?);
                     };
-                    let (outcome, put_back) = judge_spent_code(row, now, &accept)?;
+                    let (mut outcome, mut put_back) = judge_spent_code(row, now, &accept)?;
+                    if let (ConsumeOutcome::Consumed(code), Some(tokens)) = (&outcome, &tokens) {
+                        for new in tokens(code) {
+                            if !insert_under_live_grant(txn, token_row(new)).await? {
+                                (outcome, put_back) = (ConsumeOutcome::Expired, true);
+                                break;
+                            }
+                        }
+                    }
                     if put_back {
                         restore_code(&hash).exec(txn).await?;
                     }
@@ -446,7 +488,16 @@ impl<'a> Grants<'a> {
             let Some(row) = spent.into_iter().next() else {
                 return not_spent(fast.one(&authorization_code::Entity::find_by_id(hash.as_str()))?);
             };
-            let (outcome, put_back) = judge_spent_code(row, now, &accept)?;
+            let (mut outcome, mut put_back) = judge_spent_code(row, now, &accept)?;
+            if let (ConsumeOutcome::Consumed(code), Some(tokens)) = (&outcome, &tokens) {
+                for new in tokens(code) {
+                    let insert = insert_under_live_grant_statement(&token_row(new), crate::now())?;
+                    if fast.execute(&DbBackend::Sqlite.build(&insert))? != 1 {
+                        (outcome, put_back) = (ConsumeOutcome::Expired, true);
+                        break;
+                    }
+                }
+            }
             if put_back {
                 fast.execute(&restore_code(&hash).build(DbBackend::Sqlite))?;
             }
@@ -720,6 +771,18 @@ fn insert_under_live_grant_statement(row: &token::ActiveModel, at: i64) -> Resul
     insert.into_table(token::Entity).columns(columns);
     insert.select_from(live_grant).map_err(|e| StorageError::Corrupt(format!("the token insert: {e}")))?;
     Ok(insert)
+}
+
+/// Locks the row of the grant a code belongs to (`FOR UPDATE` on PostgreSQL; on SQLite the
+/// write transaction already excludes every other writer).
+async fn lock_grant_of_code(txn: &DatabaseTransaction, code_hash: &str) -> Result<(), StorageError> {
+    let grant_of_code = Query::select()
+        .column(authorization_code::Column::GrantId)
+        .from(authorization_code::Entity)
+        .and_where(authorization_code::Column::CodeHash.eq(code_hash))
+        .to_owned();
+    grant::Entity::find().filter(grant::Column::Id.in_subquery(grant_of_code)).lock_exclusive().all(txn).await?;
+    Ok(())
 }
 
 async fn lock_live_grant(txn: &DatabaseTransaction, grant_id: &str) -> Result<bool, StorageError> {

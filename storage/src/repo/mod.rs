@@ -33,7 +33,7 @@ pub use federation::{FederatedIdentities, FederatedIdentityRecord};
 pub use flows::{FlowRecord, Flows, NewFlow, SpendOutcome};
 pub use grants::{
     AuthorizationCodeRecord, CodeCheck, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken,
-    NewToken, RotateOutcome, TokenKind, TokenRecord,
+    NewToken, RotateOutcome, TokenKind, TokenRecord, TokensForCode,
 };
 pub use instance::InstanceValues;
 pub use keys::{NewSigningKey, SigningKeyRecord, SigningKeys, Supersede};

@@ -4,7 +4,7 @@
 use crate::support::{Db, assert_conflict, contract, now};
 use poort_storage::repo::{
     CodeCheck, ConsumeOutcome, GrantRecord, Grants, NewAuthorizationCode, NewGrant, NewRefreshToken, NewToken, RotateOutcome,
-    TokenKind,
+    TokenKind, TokensForCode,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -15,6 +15,8 @@ contract!(
     concurrent_code_redemptions_have_one_winner,
     expired_and_unknown_codes_are_refused,
     a_code_the_check_refuses_stays_unspent,
+    a_code_is_spent_with_its_tokens_or_not_at_all,
+    a_revocation_racing_a_redemption_leaves_no_live_token,
     tokens_round_trip_and_conflict,
     tokens_are_refused_under_a_dead_grant,
     a_grant_and_its_token_are_stored_together,
@@ -224,6 +226,88 @@ async fn a_code_the_check_refuses_stays_unspent(db: Db) {
     let never: CodeCheck = Arc::new(|_| panic!("a spent code is not checked"));
     assert!(matches!(grants.redeem_code("checked", now(), never).await.unwrap(), ConsumeOutcome::AlreadyUsed(_)));
     assert_eq!(grants.redeem_code("unknown", now(), accept).await.unwrap(), ConsumeOutcome::NotFound);
+}
+
+/// The tokens a redemption stores are made from the spent code, and stored in the write that
+/// spends it: both happen, or neither does.
+async fn a_code_is_spent_with_its_tokens_or_not_at_all(db: Db) {
+    let grants = db.store.grants();
+    let grant = live_grant(&grants).await;
+    let accept: CodeCheck = Arc::new(|_| true);
+    let tokens_named = |access: &'static str, refresh: &'static str| -> TokensForCode {
+        Arc::new(move |code| {
+            let of_code = |token_hash: &str, kind, family_id: Option<&str>| NewToken {
+                token_hash: token_hash.to_string(),
+                kind,
+                grant_id: code.grant_id.clone(),
+                client_id: code.client_id.clone(),
+                user_id: Some(code.user_id.clone()),
+                scope: code.scope.clone(),
+                family_id: family_id.map(str::to_string),
+                expires_at: now() + HOUR,
+            };
+            vec![of_code(access, TokenKind::Access, None), of_code(refresh, TokenKind::Refresh, Some("family-1"))]
+        })
+    };
+
+    grants.store_code(code("good", &grant)).await.unwrap();
+    let at = now();
+    let ConsumeOutcome::Consumed(spent) = grants.redeem_code_for_tokens("good", at, accept.clone(), tokens_named("a-1", "r-1")).await.unwrap()
+    else {
+        panic!("the code was spent")
+    };
+    assert_eq!(spent.consumed_at, Some(at));
+    let access = grants.find_token("a-1").await.unwrap().expect("the access token was stored with the code");
+    assert_eq!((access.kind, access.grant_id.as_str(), access.user_id.as_deref()), (TokenKind::Access, grant.id.as_str(), Some("user-1")));
+    let refresh = grants.find_token("r-1").await.unwrap().expect("the refresh token was stored with the code");
+    assert_eq!((refresh.kind, refresh.family_id.as_deref()), (TokenKind::Refresh, Some("family-1")));
+    // A spent code stores nothing more.
+    let again = grants.redeem_code_for_tokens("good", now(), accept.clone(), tokens_named("a-2", "r-2")).await.unwrap();
+    assert!(matches!(again, ConsumeOutcome::AlreadyUsed(_)), "{again:?}");
+    assert_eq!(grants.find_token("a-2").await.unwrap(), None);
+
+    // A token that cannot be stored (its hash is taken) leaves the code unspent and stores nothing.
+    grants.store_code(code("clash", &grant)).await.unwrap();
+    assert_conflict(grants.redeem_code_for_tokens("clash", now(), accept.clone(), tokens_named("a-3", "r-1")).await, "token");
+    assert_eq!(grants.find_token("a-3").await.unwrap(), None, "the write was undone whole");
+    // A refused code stores nothing either.
+    let refuse: CodeCheck = Arc::new(|_| false);
+    let refused = grants.redeem_code_for_tokens("clash", now(), refuse, tokens_named("a-4", "r-4")).await.unwrap();
+    assert!(matches!(refused, ConsumeOutcome::Refused(_)), "{refused:?}");
+    assert_eq!(grants.find_token("a-4").await.unwrap(), None);
+    assert!(matches!(grants.consume_code("clash", now()).await.unwrap(), ConsumeOutcome::Consumed(_)), "the code was left unspent");
+
+    // Under a grant that has ended, the code is as good as expired and is left as it was.
+    let ended = grants.create_grant(NewGrant { expires_at: now() - 1, ..new_grant("webapp", "user-1") }).await.unwrap();
+    grants.store_code(code("late", &ended)).await.unwrap();
+    assert_eq!(grants.redeem_code_for_tokens("late", now(), accept, tokens_named("a-5", "r-5")).await.unwrap(), ConsumeOutcome::Expired);
+    assert_eq!((grants.find_token("a-5").await.unwrap(), grants.find_token("r-5").await.unwrap()), (None, None));
+    assert!(matches!(grants.consume_code("late", now()).await.unwrap(), ConsumeOutcome::Consumed(_)), "the code was left unspent");
+}
+
+/// A grant revoked while its code is redeemed with its tokens: whichever comes first, both
+/// finish (no deadlock on PostgreSQL, where they lock the same rows) and no token is left live.
+async fn a_revocation_racing_a_redemption_leaves_no_live_token(db: Db) {
+    let (grants, other) = (db.store.grants(), db.store.grants());
+    let accept: CodeCheck = Arc::new(|_| true);
+    for round in 0..20 {
+        let grant = live_grant(&grants).await;
+        let (hash, token_hash) = (format!("raced-{round}"), format!("raced-token-{round}"));
+        grants.store_code(code(&hash, &grant)).await.unwrap();
+        let row = token(&token_hash, TokenKind::Access, &grant);
+        let tokens: TokensForCode = Arc::new(move |_| vec![row.clone()]);
+        let (redeemed, revoked) = tokio::join!(grants.redeem_code_for_tokens(&hash, now(), accept.clone(), tokens), other.revoke_grant(&grant.id, now()));
+        let (redeemed, revoked) = (redeemed.unwrap(), revoked.unwrap());
+        assert!(revoked, "round {round}: the grant was live until revoked");
+        match redeemed {
+            ConsumeOutcome::Consumed(_) => {
+                let token = grants.find_token(&token_hash).await.unwrap().expect("stored with the code");
+                assert!(!token.is_active(now()), "round {round}: the revocation ended the token stored before it");
+            }
+            ConsumeOutcome::AlreadyUsed(_) => assert_eq!(grants.find_token(&token_hash).await.unwrap(), None, "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
 }
 
 async fn tokens_round_trip_and_conflict(db: Db) {

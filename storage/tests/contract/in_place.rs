@@ -6,7 +6,7 @@
 use crate::support::{Backend, Db, now, run};
 use poort_storage::InPlaceCounts;
 use poort_storage::repo::{
-    CodeCheck, ConsumeOutcome, NewAuthorizationCode, NewGrant, NewSession, NewToken, NewUser, TokenKind, UserStatus,
+    CodeCheck, ConsumeOutcome, NewAuthorizationCode, NewGrant, NewSession, NewToken, NewUser, TokenKind, TokensForCode, UserStatus,
 };
 use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use serde_json::json;
@@ -119,13 +119,18 @@ async fn code_flow(db: &Db) -> InPlaceCounts {
     assert_eq!(grant.claims, Some(json!({"id_token": {"email": null}})));
     assert_eq!(store.sessions().clients_of(&session.id).await.unwrap(), ["webapp"]);
 
-    // The token request: the code spent, the user read, the access token stored under the grant.
+    // The token request: the code spent with its access token, the user read; more tokens under the grant.
     let accept: CodeCheck = Arc::new(|code| code.redirect_uri == "https://app.example/cb");
-    let ConsumeOutcome::Consumed(spent) = store.grants().redeem_code("code-1", now(), accept.clone()).await.unwrap() else {
+    let tokens: TokensForCode = Arc::new(|code| vec![token_of("token-0", &code.grant_id, &code.user_id)]);
+    let ConsumeOutcome::Consumed(spent) =
+        store.grants().redeem_code_for_tokens("code-1", now(), accept.clone(), tokens).await.unwrap()
+    else {
         panic!("the code was not spent");
     };
     assert_eq!(spent.consumed_at.map(|_| ()), Some(()));
     assert_eq!(spent, storage_code_spent(&code, spent.consumed_at));
+    let stored_with_code = store.grants().find_token("token-0").await.unwrap().expect("stored with the code");
+    assert_eq!((stored_with_code.grant_id.as_str(), stored_with_code.user_id.as_deref()), (grant.id.as_str(), Some(user.id.as_str())));
     assert!(matches!(store.grants().redeem_code("code-1", now(), accept.clone()).await.unwrap(), ConsumeOutcome::AlreadyUsed(_)));
     assert!(matches!(store.grants().redeem_code("code-2", now(), accept).await.unwrap(), ConsumeOutcome::NotFound));
     let refuse: CodeCheck = Arc::new(|_| false);
@@ -163,10 +168,10 @@ fn storage_code_spent(
 async fn on_a_sqlite_file_a_code_flow_runs_in_place_with_the_pools_answers() {
     run(Backend::SqliteFile, |db| async move {
         let counts = code_flow(&db).await;
-        // Every read of the flow (five of sessions and users, three of tokens) and every write
-        // batch (two grants with their codes, five redemptions, two tokens; one at a time, so
-        // one batch each) ran in place: none needed the pool.
-        assert_eq!(counts, InPlaceCounts { reads: 8, read_fallbacks: 0, write_batches: 9, write_fallbacks: 0 });
+        // Every read of the flow (five of sessions and users, four of tokens) and every write
+        // batch (two grants with their codes, five redemptions, one of them with its token, two
+        // tokens; one at a time, so one batch each) ran in place: none needed the pool.
+        assert_eq!(counts, InPlaceCounts { reads: 9, read_fallbacks: 0, write_batches: 9, write_fallbacks: 0 });
     })
     .await;
 }
