@@ -71,13 +71,14 @@ impl InPlace {
     /// Runs `statement` and maps each row it returns with `map`.
     pub(crate) fn rows<T>(&self, statement: &Statement, mut map: impl FnMut(&Row<'_, '_>) -> Result<T, DbErr>) -> Result<Vec<T>, DbErr> {
         let values = parameters(statement)?;
+        let sql = self.sql_for(&statement.sql);
         self.with(|c| {
-            let mut prepared = c.prepare_cached(&statement.sql).map_err(sqlite)?;
+            let mut prepared = c.prepare_cached(&sql).map_err(sqlite)?;
             let names: Vec<String> = prepared.column_names().into_iter().map(str::to_string).collect();
             let mut rows = prepared.query(rusqlite::params_from_iter(values)).map_err(sqlite)?;
             let mut found = Vec::new();
             while let Some(row) = rows.next().map_err(sqlite)? {
-                found.push(map(&Row { row, names: &names })?);
+                found.push(map(&Row { row, names: &names, next: Default::default() })?);
             }
             Ok(found)
         })
@@ -96,10 +97,27 @@ impl InPlace {
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub(crate) fn execute(&self, statement: &Statement) -> Result<u64, DbErr> {
         let values = parameters(statement)?;
+        let sql = self.sql_for(&statement.sql);
         self.with(|c| {
-            let changed = c.prepare_cached(&statement.sql).map_err(sqlite)?.execute(rusqlite::params_from_iter(values)).map_err(sqlite)?;
+            let changed = c.prepare_cached(&sql).map_err(sqlite)?.execute(rusqlite::params_from_iter(values)).map_err(sqlite)?;
             Ok(changed as u64)
         })
+    }
+
+    /// The text run for `sql` here. On the writer, an `INSERT` or `UPDATE` that breaks a
+    /// constraint rolls back the whole transaction (`OR ROLLBACK`) rather than undoing only its
+    /// own changes, as a failed batch here is rolled back and run through the pool anyway. With
+    /// no single statement to undo, SQLite keeps no statement journal: a copy of every page
+    /// a multi-row insert, an `INSERT … SELECT` or an `UPDATE … RETURNING` first touches.
+    fn sql_for<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
+        if self.0.access == Access::ReadWrite {
+            for (plain, rolling_back) in [("INSERT INTO ", "INSERT OR ROLLBACK INTO "), ("UPDATE ", "UPDATE OR ROLLBACK ")] {
+                if let Some(rest) = sql.strip_prefix(plain) {
+                    return format!("{rolling_back}{rest}").into();
+                }
+            }
+        }
+        sql.into()
     }
 
     /// Starts a write transaction, or fails at once when another connection holds the lock.
@@ -198,16 +216,25 @@ fn unsupported(what: &str) -> DbErr {
 pub(crate) struct Row<'r, 's> {
     row: &'r rusqlite::Row<'s>,
     names: &'r [String],
+    /// Where the next column is looked for first: just after the last one found, because a
+    /// model's columns are read in the order the statement selects them.
+    next: std::cell::Cell<usize>,
 }
 
 impl Row<'_, '_> {
     /// The value of the column named `prefix` + `name`.
     fn get(&self, prefix: &str, name: &str) -> Result<rusqlite::types::ValueRef<'_>, DbErr> {
-        let index = self
-            .names
-            .iter()
-            .position(|n| n.len() == prefix.len() + name.len() && n.starts_with(prefix) && n.ends_with(name))
-            .ok_or_else(|| DbErr::Custom(format!("in-place SQLite: no column {prefix}{name}")))?;
+        let named = |n: &String| n.len() == prefix.len() + name.len() && n.starts_with(prefix) && n.ends_with(name);
+        let next = self.next.get();
+        let index = match self.names.get(next) {
+            Some(n) if named(n) => next,
+            _ => self
+                .names
+                .iter()
+                .position(named)
+                .ok_or_else(|| DbErr::Custom(format!("in-place SQLite: no column {prefix}{name}")))?,
+        };
+        self.next.set(index + 1);
         self.row.get_ref(index).map_err(sqlite)
     }
 }
@@ -247,6 +274,43 @@ fn typed(column: &ColumnType, stored: rusqlite::types::ValueRef<'_>, name: &str)
 
 fn mismatch(name: &str) -> DbErr {
     DbErr::Type(format!("in-place SQLite: column {name} does not hold its declared type"))
+}
+
+/// The text of a hot statement whose shape never changes: built by sea-query at its first use
+/// and kept, so that each later use only binds its values. Building a statement (its
+/// expression tree, then its text) took as long as SQLite's answer to a read from its cache.
+/// Each kept statement has a test that the values it is given are the ones sea-query puts in
+/// it, in the same order.
+pub(crate) struct KeptSql(std::sync::OnceLock<String>);
+
+impl KeptSql {
+    pub(crate) const fn new() -> Self {
+        Self(std::sync::OnceLock::new())
+    }
+
+    /// The statement `build` makes (with any values: only its text is kept), with `values`.
+    pub(crate) fn with(&self, build: impl FnOnce() -> Statement, values: impl IntoIterator<Item = Value>) -> Statement {
+        let sql = self.0.get_or_init(|| build().sql).clone();
+        Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    }
+
+    /// [`KeptSql::with`] for a statement whose building can fail (only the first time).
+    pub(crate) fn try_with<E>(
+        &self,
+        build: impl FnOnce() -> Result<Statement, E>,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<Statement, E> {
+        let sql = match self.0.get() {
+            Some(sql) => sql.clone(),
+            None => {
+                let sql = build()?.sql;
+                // Another thread may have kept the same text first.
+                let _ = self.0.set(sql.clone());
+                sql
+            }
+        };
+        Ok(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values))
+    }
 }
 
 /// Where the hot reads go: the in-place connection when there is one, the pool otherwise.
@@ -345,5 +409,38 @@ mod tests {
         assert!(left.await.unwrap().is_none());
         // And the pool can write.
         store.connection().execute_unprepared("INSERT INTO instance_values (name, value, created_at) VALUES ('pool', 'writes', 0)").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_broken_constraint_on_the_writer_ends_the_whole_transaction_and_upserts_still_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poort.db");
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let writer = InPlace::open(&path, Access::ReadWrite).unwrap();
+        let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text);
+        writer.execute(&sql("INSERT INTO instance_values (name, value, created_at) VALUES ('kept', 'a', 0)")).unwrap();
+        writer.begin().unwrap();
+        writer.execute(&sql("INSERT INTO instance_values (name, value, created_at) VALUES ('first', 'b', 0)")).unwrap();
+        // An upsert that finds its row skips it, and the transaction goes on.
+        let skipped = "INSERT INTO instance_values (name, value, created_at) VALUES ('kept', 'c', 0) ON CONFLICT (name) DO NOTHING";
+        assert_eq!(writer.execute(&sql(skipped)).unwrap(), 0);
+        // A duplicate key fails the statement and, OR ROLLBACK, the transaction with it: the
+        // first row goes too, not only the failed statement's.
+        let duplicate = "INSERT INTO instance_values (name, value, created_at) VALUES ('second', 'd', 0), ('kept', 'e', 0)";
+        assert!(writer.execute(&sql(duplicate)).is_err());
+        assert!(writer.with(|c| Ok(c.is_autocommit())).unwrap(), "no transaction is left open");
+        writer.rollback();
+        let updated = "UPDATE instance_values SET name = 'kept' WHERE name = 'kept'";
+        writer.begin().unwrap();
+        writer.execute(&sql(updated)).unwrap();
+        writer.commit().unwrap();
+        let names = store.connection().query_all_raw(sql("SELECT name || '=' || value AS pair FROM instance_values WHERE name IN ('kept', 'first', 'second')"));
+        let names: Vec<String> = names.await.unwrap().iter().map(|row| row.try_get("", "pair").unwrap()).collect();
+        assert_eq!(names, ["kept=a"]);
+        // Only the writer rewrites; the reader's statements stay as written.
+        let reader = InPlace::open(&path, Access::ReadOnly).unwrap();
+        assert_eq!(reader.sql_for("INSERT INTO t VALUES (1)"), "INSERT INTO t VALUES (1)");
+        assert_eq!(writer.sql_for("UPDATE t SET a = 1"), "UPDATE OR ROLLBACK t SET a = 1");
     }
 }

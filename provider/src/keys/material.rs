@@ -192,7 +192,7 @@ impl OnFirstSignature {
     fn openssl_signer(&self) -> Result<&dyn JwsSigner, josekit::JoseError> {
         let made = self.signer.get_or_init(|| {
             let signer: Result<Box<dyn JwsSigner>, josekit::JoseError> = match self.alg {
-                "RS256" => RS256.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
+                "RS256" => OpenSslRs256::from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
                 "PS256" => PS256.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
                 _ => EdDSA.signer_from_jwk(&self.private).map(|s| Box::new(s) as Box<dyn JwsSigner>),
             };
@@ -234,6 +234,85 @@ impl JwsSigner for OnFirstSignature {
 
     fn box_clone(&self) -> Box<dyn JwsSigner> {
         Box::new(self.clone())
+    }
+}
+
+/// An RS256 signer on OpenSSL's RSA key itself: RSASSA-PKCS1-v1_5 (RFC 8017 §8.2.1) is the
+/// private-key operation on the SHA-256 `DigestInfo` with type-1 padding, which
+/// `RSA_private_encrypt` does with the key's blinding and the check of its result, as OpenSSL's
+/// own `RSA_sign` does. What is left out is the EVP layer around it: josekit's signer looks up
+/// the algorithm in OpenSSL's provider store and builds a context for every signature. The
+/// signatures are the same bytes (PKCS#1 v1.5 is deterministic).
+struct OpenSslRs256 {
+    key: openssl::rsa::Rsa<openssl::pkey::Private>,
+    key_id: Option<String>,
+}
+
+/// The DER `DigestInfo` prefix for SHA-256 (RFC 8017 §9.2, note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+
+impl OpenSslRs256 {
+    /// The key from its JWK members, checked by OpenSSL (`RSA_check_key`): members that do
+    /// not make one key would otherwise give signatures nobody can verify.
+    fn from_jwk(private: &Jwk) -> Result<Self, josekit::JoseError> {
+        let invalid = |why: String| josekit::JoseError::InvalidKeyFormat(anyhow::anyhow!(why));
+        let member = |name: &str| {
+            decoded_member(private, name)
+                .and_then(|bytes| openssl::bn::BigNum::from_slice(&bytes).ok())
+                .ok_or_else(|| invalid(format!("the RS256 key lacks a valid `{name}`")))
+        };
+        let key = openssl::rsa::Rsa::from_private_components(
+            member("n")?,
+            member("e")?,
+            member("d")?,
+            member("p")?,
+            member("q")?,
+            member("dp")?,
+            member("dq")?,
+            member("qi")?,
+        )
+        .map_err(|e| invalid(format!("OpenSSL refuses the RS256 key: {e}")))?;
+        if !key.check_key().unwrap_or(false) {
+            return Err(invalid("the RS256 key's members do not make one RSA key".into()));
+        }
+        Ok(Self { key, key_id: private.key_id().map(str::to_string) })
+    }
+}
+
+impl std::fmt::Debug for OpenSslRs256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSslRs256").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl JwsSigner for OpenSslRs256 {
+    fn algorithm(&self) -> &dyn josekit::jws::JwsAlgorithm {
+        &RS256
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    fn signature_len(&self) -> usize {
+        self.key.size() as usize
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, josekit::JoseError> {
+        let mut digest_info = SHA256_DIGEST_INFO.to_vec();
+        digest_info.extend_from_slice(&sha256(message));
+        let mut signature = vec![0; self.key.size() as usize];
+        let len = self
+            .key
+            .private_encrypt(&digest_info, &mut signature, openssl::rsa::Padding::PKCS1)
+            .map_err(|e| josekit::JoseError::InvalidSignature(anyhow::anyhow!("RS256 signing failed: {e}")))?;
+        signature.truncate(len);
+        Ok(signature)
+    }
+
+    fn box_clone(&self) -> Box<dyn JwsSigner> {
+        // Not reached: `OnFirstSignature` clones share the one signer it keeps.
+        Box::new(Self { key: self.key.clone(), key_id: self.key_id.clone() })
     }
 }
 
@@ -383,6 +462,29 @@ mod tests {
         for _ in 0..2 {
             assert!(matches!(signer.sign(b"x"), Err(josekit::JoseError::InvalidKeyFormat(_))));
         }
+    }
+
+    #[test]
+    fn rs256_signatures_are_the_bytes_of_openssls_evp_signer() {
+        let key = generate("RS256").unwrap();
+        let ours = signer("RS256", &key.private_jwk).unwrap();
+        let evp = RS256.signer_from_jwk(&key.private_jwk).unwrap();
+        for message in [&b""[..], b"header.payload", &[0xffu8; 5000][..]] {
+            let signature = ours.sign(message).unwrap();
+            assert_eq!(signature, evp.sign(message).unwrap());
+            assert_eq!(signature.len(), 256);
+        }
+    }
+
+    #[test]
+    fn an_rsa_key_whose_members_disagree_is_refused_at_the_first_signature() {
+        let key = generate("RS256").unwrap().private_jwk;
+        let other = generate("RS256").unwrap().private_jwk;
+        // Well-formed, but this p belongs to another modulus.
+        let mut mixed = key.clone();
+        mixed.set_parameter("p", other.parameter("p").cloned()).unwrap();
+        let signer = signer("RS256", &mixed).unwrap();
+        assert!(matches!(signer.sign(b"x"), Err(josekit::JoseError::InvalidKeyFormat(_))));
     }
 
     fn signer_result(alg: &str, jwk: &Jwk) -> Result<(), MaterialError> {

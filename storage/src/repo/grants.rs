@@ -483,16 +483,14 @@ impl<'a> Grants<'a> {
             })
         };
         let in_place: InPlaceWork<ConsumeOutcome> = Box::new(move |fast| {
-            let spend = spend_code(&hash, now).into_query().returning_all().to_owned();
-            let spent = fast.rows(&DbBackend::Sqlite.build(&spend), |row| in_place::model::<authorization_code::Entity>(row, ""))?;
+            let spent = fast.rows(&spend_code_in_place(&hash, now), |row| in_place::model::<authorization_code::Entity>(row, ""))?;
             let Some(row) = spent.into_iter().next() else {
                 return not_spent(fast.one(&authorization_code::Entity::find_by_id(hash.as_str()))?);
             };
             let (mut outcome, mut put_back) = judge_spent_code(row, now, &accept)?;
             if let (ConsumeOutcome::Consumed(code), Some(tokens)) = (&outcome, &tokens) {
                 for new in tokens(code) {
-                    let insert = insert_under_live_grant_statement(&token_row(new), crate::now())?;
-                    if fast.execute(&DbBackend::Sqlite.build(&insert))? != 1 {
+                    if fast.execute(&insert_under_live_grant_in_place(&token_row(new), crate::now())?)? != 1 {
                         (outcome, put_back) = (ConsumeOutcome::Expired, true);
                         break;
                     }
@@ -718,6 +716,12 @@ fn spend_code(hash: &str, now: i64) -> sea_orm::UpdateMany<authorization_code::E
         .filter(authorization_code::Column::ConsumedAt.is_null())
 }
 
+/// [`spend_code`], returning the code's row, on the in-place connection: its kept text.
+fn spend_code_in_place(hash: &str, now: i64) -> sea_orm::Statement {
+    static TEXT: in_place::KeptSql = in_place::KeptSql::new();
+    TEXT.with(|| DbBackend::Sqlite.build(&spend_code("", 0).into_query().returning_all().to_owned()), [now.into(), hash.into()])
+}
+
 /// Puts a code that was spent and then refused back as it was.
 fn restore_code(hash: &str) -> sea_orm::UpdateMany<authorization_code::Entity> {
     authorization_code::Entity::update_many()
@@ -773,6 +777,25 @@ fn insert_under_live_grant_statement(row: &token::ActiveModel, at: i64) -> Resul
     Ok(insert)
 }
 
+/// [`insert_under_live_grant_statement`] on the in-place connection: its kept text, for a row
+/// with every column set (as [`token_row`] makes them); any other row's statement is built.
+fn insert_under_live_grant_in_place(row: &token::ActiveModel, at: i64) -> Result<sea_orm::Statement, StorageError> {
+    static TEXT: in_place::KeptSql = in_place::KeptSql::new();
+    let mut values = Vec::new();
+    for column in <token::Entity as EntityTrait>::Column::iter() {
+        match row.get(column) {
+            ActiveValue::Set(value) => values.push(value),
+            _ => return Ok(DbBackend::Sqlite.build(&insert_under_live_grant_statement(row, at)?)),
+        }
+    }
+    // The grant it goes under, and the time it must be live at.
+    let ActiveValue::Set(grant_id) = row.get(token::Column::GrantId) else {
+        return Err(StorageError::Corrupt("a token without its grant".into()));
+    };
+    values.extend([grant_id, at.into()]);
+    TEXT.try_with(|| Ok(DbBackend::Sqlite.build(&insert_under_live_grant_statement(row, at)?)), values)
+}
+
 /// Locks the row of the grant a code belongs to (`FOR UPDATE` on PostgreSQL; on SQLite the
 /// write transaction already excludes every other writer).
 async fn lock_grant_of_code(txn: &DatabaseTransaction, code_hash: &str) -> Result<(), StorageError> {
@@ -817,6 +840,33 @@ async fn find_refresh<C: ConnectionTrait>(db: &C, token_hash: &str) -> Result<Op
 mod tests {
     use super::*;
     use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    #[test]
+    fn the_kept_redemption_statements_are_the_ones_sea_query_builds() {
+        for (hash, now) in [("", 0), ("0190a1b2c3d4code", 1_765_000_000)] {
+            let spend = DbBackend::Sqlite.build(&spend_code(hash, now).into_query().returning_all().to_owned());
+            assert_eq!(spend_code_in_place(hash, now), spend);
+        }
+        for (kind, family_id, user_id) in [(TokenKind::Access, None, Some("u".to_string())), (TokenKind::Refresh, Some("f".to_string()), None)] {
+            let row = token_row(NewToken {
+                token_hash: format!("{kind:?}"),
+                kind,
+                grant_id: "g-1".into(),
+                client_id: "c".into(),
+                user_id,
+                scope: "openid".into(),
+                family_id,
+                expires_at: 20,
+            });
+            let built = DbBackend::Sqlite.build(&insert_under_live_grant_statement(&row, 10).unwrap());
+            assert_eq!(insert_under_live_grant_in_place(&row, 10).unwrap(), built);
+            // A row with a column left unset has another shape: its statement is built.
+            let mut partial = row.clone();
+            partial.revoked_at = ActiveValue::NotSet;
+            let built = DbBackend::Sqlite.build(&insert_under_live_grant_statement(&partial, 10).unwrap());
+            assert_eq!(insert_under_live_grant_in_place(&partial, 10).unwrap(), built);
+        }
+    }
 
     #[test]
     fn a_token_is_inserted_only_under_its_live_grant_which_it_locks() {

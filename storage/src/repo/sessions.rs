@@ -88,6 +88,29 @@ fn live(at: i64) -> Condition {
         .add(session::Column::ExpiresAt.gt(at))
 }
 
+/// The live session a cookie belongs to, with its user and the user's roles: one row per role
+/// (or one without), the session's columns as `A_…`, the user's as `B_…`, the role as `role`.
+fn session_with_user(cookie_hash: &str, now: i64) -> sea_orm::sea_query::SelectStatement {
+    let of_session = session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
+    let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
+    session::Entity::find()
+        .filter(session::Column::CookieHash.eq(cookie_hash))
+        .filter(live(now))
+        .join(JoinType::InnerJoin, of_session)
+        .join_rev(JoinType::LeftJoin, holds)
+        .select_also(user::Entity)
+        .column_as(user_role::Column::RoleName, "role")
+        .order_by_asc(user_role::Column::RoleName)
+        .into_query()
+}
+
+/// [`session_with_user`] on the in-place connection: its kept text, with the cookie's hash and
+/// `now` for the two ends of [`live`].
+fn session_with_user_in_place(cookie_hash: &str, now: i64) -> sea_orm::Statement {
+    static TEXT: in_place::KeptSql = in_place::KeptSql::new();
+    TEXT.with(|| DbBackend::Sqlite.build(&session_with_user("", 0)), [cookie_hash.into(), now.into(), now.into()])
+}
+
 pub struct Sessions<'a> {
     db: &'a DatabaseConnection,
     reads: Reads<'a>,
@@ -142,20 +165,8 @@ impl<'a> Sessions<'a> {
         cookie_hash: &str,
         now: i64,
     ) -> Result<Option<(SessionRecord, UserRecord)>, StorageError> {
-        let of_session = session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
-        let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
-        // One row per role (or one without): the session's columns as A_…, the user's as B_….
-        let query = session::Entity::find()
-            .filter(session::Column::CookieHash.eq(cookie_hash))
-            .filter(live(now))
-            .join(JoinType::InnerJoin, of_session)
-            .join_rev(JoinType::LeftJoin, holds)
-            .select_also(user::Entity)
-            .column_as(user_role::Column::RoleName, "role")
-            .order_by_asc(user_role::Column::RoleName)
-            .into_query();
         let fast = self.reads.in_place(|fast| {
-            fast.rows(&DbBackend::Sqlite.build(&query), |row| {
+            fast.rows(&session_with_user_in_place(cookie_hash, now), |row| {
                 Ok((in_place::model::<session::Entity>(row, "A_")?, in_place::model::<user::Entity>(row, "B_")?, in_place::column(row, "role")?))
             })
         });
@@ -163,7 +174,7 @@ impl<'a> Sessions<'a> {
             Some(rows) => rows,
             None => {
                 let mut rows = Vec::new();
-                for row in self.db.query_all(&query).await? {
+                for row in self.db.query_all(&session_with_user(cookie_hash, now)).await? {
                     let session = session::Model::from_query_result(&row, "A_")?;
                     let user = user::Model::from_query_result(&row, "B_")?;
                     rows.push((session, user, row.try_get::<Option<String>>("", "role")?));
@@ -342,4 +353,16 @@ pub(crate) fn insert_session_clients_statement(rows: Vec<session_client::ActiveM
                 .to_owned(),
         )
         .into_query()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_session_statement_is_the_one_sea_query_builds() {
+        for (cookie_hash, now) in [("", 0), ("0190a1b2c3d4hash", 1_765_000_000), ("o'brien", -1)] {
+            assert_eq!(session_with_user_in_place(cookie_hash, now), DbBackend::Sqlite.build(&session_with_user(cookie_hash, now)));
+        }
+    }
 }

@@ -156,19 +156,14 @@ impl<'a> Users<'a> {
     /// The account with this id and its roles, in one statement (every token and every
     /// authorization reads the user).
     pub async fn get(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
-        let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
-        let query = user::Entity::find_by_id(id.to_string())
-            .join_rev(JoinType::LeftJoin, holds)
-            .select_also(user_role::Entity)
-            .order_by_asc(user_role::Column::RoleName);
         let fast = self.reads.in_place(|fast| {
-            fast.rows(&query.build(DbBackend::Sqlite), |row| {
+            fast.rows(&user_with_roles_in_place(id), |row| {
                 Ok((in_place::model::<user::Entity>(row, "A_")?, in_place::column::<Option<String>>(row, "B_role_name")?))
             })
         });
         let rows = match fast {
             Some(rows) => rows,
-            None => query.all(self.db).await?.into_iter().map(|(user, role)| (user, role.map(|r| r.role_name))).collect(),
+            None => user_with_roles(id).all(self.db).await?.into_iter().map(|(user, role)| (user, role.map(|r| r.role_name))).collect(),
         };
         let mut rows = rows.into_iter();
         let Some((row, role)) = rows.next() else { return Ok(None) };
@@ -382,4 +377,32 @@ async fn roles_of<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<HashMap<
         held.entry(row.user_id).or_default().push(row.role_name);
     }
     Ok(held)
+}
+
+/// The account `id` with its roles, one row per role (or one without): the account's columns
+/// as `A_…`, the role's as `B_…`.
+fn user_with_roles(id: &str) -> sea_orm::SelectTwo<user::Entity, user_role::Entity> {
+    let holds = user_role::Entity::belongs_to(user::Entity).from(user_role::Column::UserId).to(user::Column::Id).into();
+    user::Entity::find_by_id(id.to_string())
+        .join_rev(JoinType::LeftJoin, holds)
+        .select_also(user_role::Entity)
+        .order_by_asc(user_role::Column::RoleName)
+}
+
+/// [`user_with_roles`] on the in-place connection: its kept text, with `id`.
+fn user_with_roles_in_place(id: &str) -> sea_orm::Statement {
+    static TEXT: in_place::KeptSql = in_place::KeptSql::new();
+    TEXT.with(|| user_with_roles("").build(DbBackend::Sqlite), [id.into()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_user_statement_is_the_one_sea_query_builds() {
+        for id in ["", "0190a1b2-user", "o'brien"] {
+            assert_eq!(user_with_roles_in_place(id), user_with_roles(id).build(DbBackend::Sqlite));
+        }
+    }
 }
