@@ -18,6 +18,8 @@
 //          --redirect http://127.0.0.1:9/cb --concurrency 8 --duration 20 [--max-flows 100000]
 //          [--warmup 3] [--reuse-session] [--login alice --password P] [--scope "openid profile"]
 //          [--user-field login --pass-field password] [--client-secret S] [--json out.json]
+//          [--before-measure CMD] [--after-measure CMD]   (shell commands run around the measured
+//          run, after the warm-up: `instructions` turns valgrind's counting on and off with them)
 // Prints JSON: flows/s, whole-flow latency p50/p90/p99/max, per-step p50/p99, errors by kind,
 // and `busy`: how many sign-ins were answered 503 and how fast (p99 ms).
 
@@ -153,8 +155,11 @@ try { first = await oneFlow(newStats(), REUSE ? jars[0] : new Map()); } catch (e
 }
 const idHdr = JSON.parse(Buffer.from(first.id_token.split('.')[0], 'base64url'));
 if (WARMUP > 0) await run(WARMUP, MAX, newStats());
+const { execSync } = await import('node:child_process');
+if (args['before-measure']) execSync(args['before-measure'], { stdio: 'ignore' });
 const st = newStats();
 const secs = await run(DURATION, MAX, st);
+if (args['after-measure']) execSync(args['after-measure'], { stdio: 'ignore' });
 const f = (x) => x.toFixed(2);
 const out = {
   issuer: ISSUER, client: CLIENT, id_token_alg: idHdr.alg, concurrency: CONC, seconds: Number(secs.toFixed(2)),
