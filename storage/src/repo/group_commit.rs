@@ -45,7 +45,10 @@ pub(crate) type Work<T> =
     Box<dyn for<'t> Fn(&'t DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 't>> + Send + Sync>;
 
 /// A write's work on the in-place connection (see [`crate::in_place`]), inside the batch's
-/// transaction there: the statements of its [`Work`], run in place.
+/// transaction there: the statements of its [`Work`], run in place. It must return every error
+/// the connection gives, never handle one and go on: a statement that breaks a constraint
+/// there has already ended the batch's transaction (`OR ROLLBACK`, see `InPlace::sql_for`), and
+/// what ran after it would be committed on its own.
 pub(crate) type InPlaceWork<T> = Box<dyn Fn(&InPlace) -> Result<T, StorageError> + Send + Sync>;
 
 /// The queue of writes waiting for the writer task, shared by every clone of a store.
