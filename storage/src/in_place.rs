@@ -74,11 +74,10 @@ impl InPlace {
         let sql = self.sql_for(&statement.sql);
         self.with(|c| {
             let mut prepared = c.prepare_cached(&sql).map_err(sqlite)?;
-            let names: Vec<String> = prepared.column_names().into_iter().map(str::to_string).collect();
             let mut rows = prepared.query(rusqlite::params_from_iter(values)).map_err(sqlite)?;
             let mut found = Vec::new();
             while let Some(row) = rows.next().map_err(sqlite)? {
-                found.push(map(&Row { row, names: &names, next: Default::default() })?);
+                found.push(map(&Row { row, next: Default::default() })?);
             }
             Ok(found)
         })
@@ -127,11 +126,12 @@ impl InPlace {
         if !self.with(|c| Ok(c.is_autocommit()))? {
             self.rollback();
         }
-        self.with(|c| c.execute_batch("BEGIN IMMEDIATE").map_err(sqlite))
+        self.with(|c| c.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).map(drop).map_err(sqlite))
     }
 
+    /// Commits; kept prepared like `BEGIN`, where `execute_batch` would compile it every batch.
     pub(crate) fn commit(&self) -> Result<(), DbErr> {
-        self.with(|c| c.execute_batch("COMMIT").map_err(sqlite))
+        self.with(|c| c.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).map(drop).map_err(sqlite))
     }
 
     /// Ends the transaction without its changes. Should SQLite keep it open all the same (a
@@ -212,10 +212,10 @@ fn unsupported(what: &str) -> DbErr {
     DbErr::Custom(format!("in-place SQLite: no encoding for {what}"))
 }
 
-/// A result row, with its statement's column names (read once per statement, not per value).
+/// A result row. Its columns are found by name, as SQLite keeps the names with the prepared
+/// statement: reading one is a pointer, where copying them all out cost an allocation a column.
 pub(crate) struct Row<'r, 's> {
     row: &'r rusqlite::Row<'s>,
-    names: &'r [String],
     /// Where the next column is looked for first: just after the last one found, because a
     /// model's columns are read in the order the statement selects them.
     next: std::cell::Cell<usize>,
@@ -224,15 +224,19 @@ pub(crate) struct Row<'r, 's> {
 impl Row<'_, '_> {
     /// The value of the column named `prefix` + `name`.
     fn get(&self, prefix: &str, name: &str) -> Result<rusqlite::types::ValueRef<'_>, DbErr> {
-        let named = |n: &String| n.len() == prefix.len() + name.len() && n.starts_with(prefix) && n.ends_with(name);
+        let statement: &rusqlite::Statement<'_> = self.row.as_ref();
+        let named = |i: usize| {
+            statement.column_name(i).is_ok_and(|n| {
+                n.len() == prefix.len() + name.len() && n.starts_with(prefix) && n.ends_with(name)
+            })
+        };
         let next = self.next.get();
-        let index = match self.names.get(next) {
-            Some(n) if named(n) => next,
-            _ => self
-                .names
-                .iter()
-                .position(named)
-                .ok_or_else(|| DbErr::Custom(format!("in-place SQLite: no column {prefix}{name}")))?,
+        let index = if named(next) {
+            next
+        } else {
+            (0..statement.column_count())
+                .find(|&i| named(i))
+                .ok_or_else(|| DbErr::Custom(format!("in-place SQLite: no column {prefix}{name}")))?
         };
         self.next.set(index + 1);
         self.row.get_ref(index).map_err(sqlite)

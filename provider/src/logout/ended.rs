@@ -33,7 +33,7 @@ pub async fn follow_up(store: &Store, settings: &Settings, user_id: &str, sessio
                     continue;
                 }
             };
-            if let Some(uri) = client.metadata.backchannel_logout_uri {
+            if let Some(uri) = client.metadata.backchannel_logout_uri.clone() {
                 deliveries.push(NewLogoutDelivery {
                     session_id: session_id.clone(),
                     client_id,

@@ -6,7 +6,8 @@ use super::error::OAuthError;
 use poort_storage::Store;
 use poort_storage::repo::{ClientRecord, ClientSource};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// Registration metadata. Unknown members are dropped (RFC 7591 §2 lets a server ignore them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,29 +113,52 @@ pub struct Client {
     /// 0: never.
     pub secret_expires_at: i64,
     pub source: ClientSource,
-    pub metadata: ClientMetadata,
+    /// Shared: the same parse serves every request while the record is the same (see
+    /// [`PARSED`]).
+    pub metadata: Arc<ClientMetadata>,
 }
+
+/// Metadata parsed from the client records the store's client cache serves, by client id, so
+/// that a busy client's JSON is parsed once for each read of its row (about once a second)
+/// rather than on every request. An entry is used only for the very record it was parsed from
+/// ([`Arc::ptr_eq`]; the entry holds that record, so its address cannot be reused): a record
+/// read afresh, changed, or from another store is parsed anew and replaces it. Bounded as the
+/// client cache is.
+static PARSED: LazyLock<Mutex<HashMap<String, (Arc<ClientRecord>, Arc<ClientMetadata>)>>> = LazyLock::new(Default::default);
 
 impl Client {
     pub fn from_record(record: ClientRecord) -> Result<Self, OAuthError> {
-        let metadata: ClientMetadata = serde_json::from_value(record.metadata)
-            .map_err(|e| OAuthError::server_error(format!("client {} has unreadable metadata: {e}", record.client_id)))?;
-        Ok(Self {
-            id: record.client_id,
-            secret_hash: record.secret_hash,
-            secret_sealed: record.secret_sealed,
+        let metadata = Arc::new(parse_metadata(&record)?);
+        Ok(Self::with_metadata(&record, metadata))
+    }
+
+    fn with_metadata(record: &ClientRecord, metadata: Arc<ClientMetadata>) -> Self {
+        Self {
+            id: record.client_id.clone(),
+            secret_hash: record.secret_hash.clone(),
+            secret_sealed: record.secret_sealed.clone(),
             secret_expires_at: record.secret_expires_at,
             source: record.source,
             metadata,
-        })
+        }
     }
 
     /// Loads a client; `None` when no such client is registered.
     pub async fn load(store: &Store, client_id: &str) -> Result<Option<Self>, OAuthError> {
-        match store.clients().get(client_id).await? {
-            Some(record) => Ok(Some(Self::from_record(record)?)),
-            None => Ok(None),
+        let Some(record) = store.clients().get_shared(client_id).await? else { return Ok(None) };
+        let parsed = |parsed: &HashMap<_, (Arc<ClientRecord>, Arc<ClientMetadata>)>| {
+            parsed.get(client_id).filter(|(from, _)| Arc::ptr_eq(from, &record)).map(|(_, metadata)| Arc::clone(metadata))
+        };
+        if let Some(metadata) = parsed(&PARSED.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(Some(Self::with_metadata(&record, metadata)));
         }
+        let metadata = Arc::new(parse_metadata(&record)?);
+        let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() >= poort_storage::repo::client_cache::MAX_ENTRIES && !parsed.contains_key(client_id) {
+            parsed.clear();
+        }
+        parsed.insert(client_id.to_string(), (Arc::clone(&record), Arc::clone(&metadata)));
+        Ok(Some(Self::with_metadata(&record, metadata)))
     }
 
     pub fn auth_method(&self) -> &str {
@@ -207,9 +231,14 @@ impl Client {
             secret_sealed: None,
             secret_expires_at: 0,
             source: ClientSource::Config,
-            metadata: ClientMetadata { client_name: Some(name.to_string()), ..ClientMetadata::default() },
+            metadata: Arc::new(ClientMetadata { client_name: Some(name.to_string()), ..ClientMetadata::default() }),
         }
     }
+}
+
+fn parse_metadata(record: &ClientRecord) -> Result<ClientMetadata, OAuthError> {
+    ClientMetadata::deserialize(&record.metadata)
+        .map_err(|e| OAuthError::server_error(format!("client {} has unreadable metadata: {e}", record.client_id)))
 }
 
 /// A client with `metadata`, for unit tests across the crate.
@@ -221,7 +250,7 @@ pub fn test_client(metadata: serde_json::Value) -> Client {
         secret_sealed: None,
         secret_expires_at: 0,
         source: ClientSource::Config,
-        metadata: serde_json::from_value(metadata).expect("valid test metadata"),
+        metadata: Arc::new(serde_json::from_value(metadata).expect("valid test metadata")),
     }
 }
 
@@ -232,6 +261,50 @@ fn words(value: &str) -> BTreeSet<&str> {
 #[cfg(test)]
 mod tests {
     use super::test_client as client;
+    use super::{Arc, Client};
+    use poort_storage::Store;
+    use poort_storage::repo::{ClientSource, NewClient};
+
+    async fn store_with(client_id: &str, redirect_uri: &str) -> Store {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let metadata = serde_json::json!({ "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none" });
+        let new = NewClient {
+            client_id: client_id.into(),
+            secret_hash: None,
+            secret_sealed: None,
+            secret_expires_at: 0,
+            metadata,
+            source: ClientSource::Cli,
+            registration_token_hash: None,
+        };
+        store.clients().insert(new).await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_clients_metadata_is_parsed_once_per_read_of_its_row_and_anew_after_a_change() {
+        // An id of its own: the parsed metadata is kept process-wide, by client id.
+        let id = "parsed-once-per-read";
+        let store = store_with(id, "https://rp.example/cb").await;
+        let first = Client::load(&store, id).await.unwrap().unwrap();
+        let second = Client::load(&store, id).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first.metadata, &second.metadata), "the second request reuses the first one's parse");
+        assert!(second.has_redirect_uri("https://rp.example/cb") && second.is_public());
+
+        let changed = serde_json::json!({ "redirect_uris": ["https://rp.example/other"] });
+        assert!(store.clients().update_metadata(id, changed).await.unwrap());
+        let after = Client::load(&store, id).await.unwrap().unwrap();
+        assert!(after.has_redirect_uri("https://rp.example/other") && !after.has_redirect_uri("https://rp.example/cb"));
+        assert!(!after.is_public(), "every member comes from the new metadata");
+
+        // Another database with a client of the same id has its own metadata.
+        let elsewhere = store_with(id, "https://elsewhere.example/cb").await;
+        let theirs = Client::load(&elsewhere, id).await.unwrap().unwrap();
+        assert!(theirs.has_redirect_uri("https://elsewhere.example/cb") && !theirs.has_redirect_uri("https://rp.example/other"));
+        assert!(Client::load(&store, id).await.unwrap().unwrap().has_redirect_uri("https://rp.example/other"));
+        assert!(Client::load(&store, "no-such-client").await.unwrap().is_none());
+    }
 
     #[test]
     fn redirect_uris_match_exactly() {

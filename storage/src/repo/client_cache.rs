@@ -9,7 +9,7 @@
 
 use super::ClientRecord;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a client read from the database is used without reading it again.
@@ -25,17 +25,20 @@ pub struct ClientCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<String, (Instant, ClientRecord)>,
+    /// Shared, not copied out: a record's metadata is a JSON tree, costly to clone on every
+    /// request, and a caller may keep what it derives from a record for as long as the very
+    /// same record is served (see [`Arc::ptr_eq`]).
+    entries: HashMap<String, (Instant, Arc<ClientRecord>)>,
     /// Raised by every invalidation: a read that began before one must not store what it read.
     generation: u64,
 }
 
 impl ClientCache {
     /// The client, when it was read less than [`FRESH_FOR`] ago.
-    pub fn get(&self, client_id: &str, now: Instant) -> Option<ClientRecord> {
+    pub fn get(&self, client_id: &str, now: Instant) -> Option<Arc<ClientRecord>> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match inner.entries.get(client_id) {
-            Some((read_at, record)) if now.duration_since(*read_at) < FRESH_FOR => Some(record.clone()),
+            Some((read_at, record)) if now.duration_since(*read_at) < FRESH_FOR => Some(Arc::clone(record)),
             _ => None,
         }
     }
@@ -46,7 +49,7 @@ impl ClientCache {
     }
 
     /// Keeps `record`, read at `read_at`, unless a write came in since `generation`.
-    pub fn put(&self, record: &ClientRecord, generation: u64, read_at: Instant) {
+    pub fn put(&self, record: &Arc<ClientRecord>, generation: u64, read_at: Instant) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.generation != generation {
             return;
@@ -54,7 +57,7 @@ impl ClientCache {
         if inner.entries.len() >= MAX_ENTRIES && !inner.entries.contains_key(&record.client_id) {
             inner.entries.clear();
         }
-        inner.entries.insert(record.client_id.clone(), (read_at, record.clone()));
+        inner.entries.insert(record.client_id.clone(), (read_at, Arc::clone(record)));
     }
 
     /// Forgets every client: called after every write to the clients table.
@@ -70,8 +73,8 @@ mod tests {
     use super::*;
     use crate::repo::ClientSource;
 
-    fn record(id: &str) -> ClientRecord {
-        ClientRecord {
+    fn record(id: &str) -> Arc<ClientRecord> {
+        Arc::new(ClientRecord {
             client_id: id.into(),
             secret_hash: None,
             secret_sealed: None,
@@ -81,7 +84,7 @@ mod tests {
             registration_token_hash: None,
             created_at: 0,
             updated_at: 0,
-        }
+        })
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::repo::{parse_stored, text_enum};
 use crate::{StorageError, now};
 use crate::repo::InsertCommitted as _;
 use crate::repo::client_cache::ClientCache;
+use std::sync::Arc;
 use std::time::Instant;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -141,13 +142,19 @@ impl<'a> Clients<'a> {
 
     /// The client, from the [`ClientCache`] when it was read there a moment ago.
     pub async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        Ok(self.get_shared(client_id).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// The client as [`Clients::get`] finds it, shared with the cache rather than copied: the
+    /// same `Arc` comes back for as long as the cache serves the same read of the row.
+    pub async fn get_shared(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, StorageError> {
         let now = Instant::now();
         if let Some(record) = self.cache.get(client_id, now) {
             return Ok(Some(record));
         }
         let generation = self.cache.generation();
-        let record: Option<ClientRecord> =
-            client::Entity::find_by_id(client_id.to_string()).one(self.db).await?.map(TryInto::try_into).transpose()?;
+        let found = client::Entity::find_by_id(client_id.to_string()).one(self.db).await?;
+        let record: Option<Arc<ClientRecord>> = found.map(ClientRecord::try_from).transpose()?.map(Arc::new);
         if let Some(record) = &record {
             self.cache.put(record, generation, now);
         }
