@@ -137,7 +137,7 @@ impl Store {
     /// PostgreSQL or an in-memory database.
     pub fn spawn_checkpointer(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
         let url = self.sqlite_file.as_deref()?.to_string();
-        Some(tokio::spawn(checkpoint::run(url, every)))
+        Some(tokio::spawn(checkpoint::run(url, every, checkpoint::RESTART_PAST_FRAMES)))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
