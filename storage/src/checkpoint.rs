@@ -65,7 +65,10 @@ pub(crate) async fn run(url: String, every: Duration, restart_past: i64) {
 async fn open(url: &str) -> Result<SqliteConnection, sea_orm::sqlx::Error> {
     SqliteConnectOptions::from_str(url)?
         .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(1))
+        // Only the `RESTART` checkpoint waits, for the writer's lock and then, holding it, for
+        // the readers: never long enough to stall the writes behind it. A busy restart is
+        // tried again at the next tick.
+        .busy_timeout(Duration::from_millis(100))
         .disable_statement_logging()
         .connect()
         .await
@@ -118,6 +121,6 @@ mod tests {
         checkpointer.abort();
         let written = COMMITS as u64 * ROW_BYTES as u64;
         // Without the restarts the log holds every commit since the test began: more than `written`.
-        assert!(largest_log < written / 4, "the log file grew to {largest_log} bytes for {written} bytes of rows");
+        assert!(largest_log < written / 2, "the log file grew to {largest_log} bytes for {written} bytes of rows");
     }
 }
