@@ -77,8 +77,15 @@ fn outbound_http_client(settings: &Settings) -> Result<reqwest::Client, StartErr
     builder.build().map_err(|e| StartError::Tls(format!("cannot set up outbound HTTPS: {e}")))
 }
 
-/// The router over every endpoint of the route table.
+/// What `serve` runs: the published documents' answers (see [`crate::published`]) ahead of
+/// [`routed`].
 pub fn app(state: AppState) -> Router {
+    Router::new().fallback_service(crate::published::Published::new(state.clone(), routed(state)))
+}
+
+/// The router over every endpoint of the route table, with its middleware: everything but the
+/// published documents' shortcut, which tests compare with it.
+pub fn routed(state: AppState) -> Router {
     let max_body = state.settings.server.max_body_bytes;
     let request_timeout = state.settings.server.request_timeout;
     let mut router = Router::new();
@@ -100,7 +107,5 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(crate::metrics::CountRequestsLayer(state.metrics.clone()));
-    router
-        .layer(middleware)
-        .with_state(state)
+    router.layer(middleware).with_state(state)
 }

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod password_policy;
+pub mod published;
 pub mod purge;
 pub mod registration;
 pub mod revocation;

@@ -29,7 +29,7 @@ pub fn endpoints(settings: &Settings) -> Vec<Endpoint> {
             advertised_as: None,
             handler: get(discovery::document).layer(cors::api()),
         },
-        Endpoint { path: "/jwks", advertised_as: Some("jwks_uri"), handler: get(jwks::jwks).layer(cors::api()) },
+        Endpoint { path: jwks::PATH, advertised_as: Some("jwks_uri"), handler: get(jwks::jwks).layer(cors::api()) },
         Endpoint {
             path: "/authorize",
             advertised_as: Some("authorization_endpoint"),

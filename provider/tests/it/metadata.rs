@@ -204,3 +204,60 @@ async fn browser_applications_may_call_the_api_endpoints_but_not_the_pages() {
         assert!(response.headers().get("access-control-allow-origin").is_none(), "{path}");
     }
 }
+
+/// Status, headers (but `date`) in order of name, and body of the answer to `request`.
+async fn answer(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec<(String, String)>, bytes::Bytes) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+        .collect();
+    headers.sort();
+    (status, headers, response.into_body().collect().await.unwrap().to_bytes())
+}
+
+#[tokio::test]
+async fn the_published_documents_are_answered_as_the_router_answers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = sqlite_settings(dir.path());
+    let store = poort::open_store(&settings).await.unwrap();
+    let state = app::state(settings, store).await.unwrap();
+    let (shortcut, routed) = (app::app(state.clone()), app::routed(state.clone()));
+    let request = |method: &str, path: &str, origin: Option<&str>| {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin).header("access-control-request-method", "GET");
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let paths = ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks", "/jwks?x=1"];
+    for path in paths {
+        for method in ["GET", "HEAD", "OPTIONS", "POST"] {
+            for origin in [None, Some("https://spa.example")] {
+                let ours = answer(&shortcut, request(method, path, origin)).await;
+                let router = answer(&routed, request(method, path, origin)).await;
+                assert_eq!(ours, router, "{method} {path} from {origin:?}");
+            }
+        }
+        let get = answer(&shortcut, request("GET", path, None)).await;
+        assert_eq!(get.0, StatusCode::OK, "{path}");
+        assert!(get.1.iter().any(|(name, value)| name == "access-control-allow-origin" && value == "*"), "{path}: {:?}", get.1);
+    }
+
+    // Counted as the router counts them, by route.
+    let jwks_answered = || state.metrics.get("poort_http_requests_total", &[("route", "/jwks"), ("status", "2xx")]);
+    let before = jwks_answered();
+    answer(&shortcut, request("GET", "/jwks", None)).await;
+    assert_eq!(jwks_answered(), before + 1);
+    // A rotation is published as soon as the key ring has it.
+    let policy = poort::keys::KeyPolicy::from_settings(&state.settings);
+    let rotated = poort::keys::rotate_now(&state.store, &policy, None).await.unwrap();
+    state.keyring.refresh().await.unwrap();
+    let (_, _, body) = answer(&shortcut, request("GET", "/jwks", None)).await;
+    let keys: Value = serde_json::from_slice(&body).unwrap();
+    let kids: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(rotated.iter().all(|kid| kids.contains(&kid.as_str())), "{kids:?} lacks {rotated:?}");
+}
