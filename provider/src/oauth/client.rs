@@ -124,7 +124,10 @@ pub struct Client {
 /// ([`Arc::ptr_eq`]; the entry holds that record, so its address cannot be reused): a record
 /// read afresh, changed, or from another store is parsed anew and replaces it. Bounded as the
 /// client cache is.
-static PARSED: LazyLock<Mutex<HashMap<String, (Arc<ClientRecord>, Arc<ClientMetadata>)>>> = LazyLock::new(Default::default);
+static PARSED: LazyLock<Mutex<ParsedByClient>> = LazyLock::new(Default::default);
+
+/// Each client id's record, with the metadata parsed from it.
+type ParsedByClient = HashMap<String, (Arc<ClientRecord>, Arc<ClientMetadata>)>;
 
 impl Client {
     pub fn from_record(record: ClientRecord) -> Result<Self, OAuthError> {
@@ -146,7 +149,7 @@ impl Client {
     /// Loads a client; `None` when no such client is registered.
     pub async fn load(store: &Store, client_id: &str) -> Result<Option<Self>, OAuthError> {
         let Some(record) = store.clients().get_shared(client_id).await? else { return Ok(None) };
-        let parsed = |parsed: &HashMap<_, (Arc<ClientRecord>, Arc<ClientMetadata>)>| {
+        let parsed = |parsed: &ParsedByClient| {
             parsed.get(client_id).filter(|(from, _)| Arc::ptr_eq(from, &record)).map(|(_, metadata)| Arc::clone(metadata))
         };
         if let Some(metadata) = parsed(&PARSED.lock().unwrap_or_else(|e| e.into_inner())) {
