@@ -1,6 +1,6 @@
-//! `poort connector add|list|show|remove`: upstream sign-in connectors kept in the database (those
-//! of the configuration file are listed too, but changed there). Secrets are read from standard
-//! input, never from the command line.
+//! `poort connector add|update|list|show|remove`: upstream sign-in connectors kept in the
+//! database (those of the configuration file are listed too, but changed there). Secrets are read
+//! from standard input, never from the command line.
 
 use super::output::{print_json, print_table};
 use crate::StartError;
@@ -17,6 +17,9 @@ use std::time::Duration;
 pub enum ConnectorCommand {
     /// Add a connector (see `[[connectors]]` in poort.example.toml for what each setting means).
     Add(Box<AddArgs>),
+    /// Change some settings or secrets of a connector added with the CLI or the admin API; the
+    /// rest stay as they are (a secret too, unless given anew).
+    Update(Box<UpdateArgs>),
     /// List connectors.
     List {
         #[arg(long)]
@@ -39,17 +42,39 @@ pub struct AddArgs {
     /// oidc, entra, google or ldap.
     #[arg(long)]
     kind: String,
+    #[command(flatten)]
+    options: ConnectorOptions,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    id: String,
+    #[command(flatten)]
+    options: ConnectorOptions,
+    /// Drop a setting, so that its default applies (repeat for several), e.g. `--unset domains`.
+    #[arg(long = "unset", value_name = "SETTING")]
+    unset: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// The settings `add` and `update` take. On `update` a list given replaces the stored one, and a
+/// switch takes `true` or `false` (`--allow-password false`); alone it means `true`.
+#[derive(Debug, Args)]
+pub struct ConnectorOptions {
     #[arg(long)]
     name: Option<String>,
     /// An e-mail domain that signs in here (repeat for several).
     #[arg(long = "domain")]
     domains: Vec<String>,
     /// People of those domains may also use a password here.
-    #[arg(long)]
-    allow_password: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    allow_password: Option<bool>,
     /// Create accounts for upstream people Poort does not know.
-    #[arg(long)]
-    jit_provisioning: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    jit_provisioning: Option<bool>,
     /// Whether upstream e-mail addresses may link accounts (default by kind).
     #[arg(long)]
     trust_email: Option<bool>,
@@ -71,8 +96,8 @@ pub struct AddArgs {
     /// OURS=THEIRS: a Poort profile claim from an upstream claim (repeat for several).
     #[arg(long = "claim", value_parser = pair)]
     claims: Vec<(String, String)>,
-    #[arg(long)]
-    userinfo: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    userinfo: Option<bool>,
     #[arg(long)]
     tenant: Option<String>,
     #[arg(long)]
@@ -83,10 +108,10 @@ pub struct AddArgs {
     hosted_domains: Vec<String>,
     #[arg(long)]
     url: Option<String>,
-    #[arg(long)]
-    starttls: bool,
-    #[arg(long)]
-    allow_plain_ldap: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    starttls: Option<bool>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    allow_plain_ldap: Option<bool>,
     #[arg(long)]
     ca_file: Option<PathBuf>,
     #[arg(long)]
@@ -112,10 +137,8 @@ pub struct AddArgs {
     #[arg(long = "group-role", value_parser = group_pair)]
     group_roles: Vec<(String, String)>,
     /// People may not type bare directory user names.
-    #[arg(long)]
-    no_user_names: bool,
-    #[arg(long)]
-    json: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    no_user_names: Option<bool>,
 }
 
 fn pair(text: &str) -> Result<(String, String), String> {
@@ -156,80 +179,139 @@ fn read_stdin_secret(what: &str) -> Result<String, StartError> {
     Ok(secret)
 }
 
-fn settings_of(args: AddArgs) -> Result<(ConnectorSettings, Option<String>, bool), StartError> {
-    let kind = ConnectorKind::parse(&args.kind)
-        .ok_or_else(|| StartError::Usage(format!("--kind `{}` is not oidc, entra, google or ldap", args.kind)))?;
-    if args.client_secret_stdin && args.bind_password_stdin {
+/// Puts the options given into `s`; returns the private key read from `--private-key-file`.
+fn apply(o: ConnectorOptions, s: &mut ConnectorSettings) -> Result<Option<String>, StartError> {
+    if o.client_secret_stdin && o.bind_password_stdin {
         return Err(StartError::Usage("give one secret on standard input: --client-secret-stdin or --bind-password-stdin".into()));
     }
-    let mut s = ConnectorSettings::new(&args.id, kind);
-    s.name = args.name;
-    s.domains = args.domains;
-    s.allow_password = args.allow_password;
-    s.jit_provisioning = args.jit_provisioning;
-    s.trust_email = args.trust_email;
-    if let Some(timeout) = args.timeout {
-        s.timeout = timeout;
+    fn set<T>(target: &mut T, given: Option<T>) {
+        if let Some(value) = given {
+            *target = value;
+        }
     }
-    s.issuer = args.issuer;
-    s.client_id = args.client_id;
-    if args.client_secret_stdin {
+    fn some<T>(target: &mut Option<T>, given: Option<T>) {
+        if given.is_some() {
+            *target = given;
+        }
+    }
+    fn list<T>(target: &mut Vec<T>, given: Vec<T>) {
+        if !given.is_empty() {
+            *target = given;
+        }
+    }
+    some(&mut s.name, o.name);
+    list(&mut s.domains, o.domains);
+    set(&mut s.allow_password, o.allow_password);
+    set(&mut s.jit_provisioning, o.jit_provisioning);
+    some(&mut s.trust_email, o.trust_email);
+    set(&mut s.timeout, o.timeout);
+    some(&mut s.issuer, o.issuer);
+    some(&mut s.client_id, o.client_id);
+    if o.client_secret_stdin {
         s.client_secret = Some(read_stdin_secret("the client secret")?);
     }
-    s.scopes = args.scopes;
-    s.claims = args.claims.into_iter().collect();
-    s.userinfo = args.userinfo;
-    s.tenant = args.tenant;
-    s.authority = args.authority;
-    s.allowed_tenants = args.allowed_tenants;
-    s.hosted_domains = args.hosted_domains;
-    s.url = args.url;
-    s.starttls = args.starttls;
-    s.allow_plain_ldap = args.allow_plain_ldap;
-    s.ca_file = args.ca_file;
-    s.bind_dn = args.bind_dn;
-    if args.bind_password_stdin {
+    list(&mut s.scopes, o.scopes);
+    if !o.claims.is_empty() {
+        s.claims = o.claims.into_iter().collect();
+    }
+    set(&mut s.userinfo, o.userinfo);
+    some(&mut s.tenant, o.tenant);
+    some(&mut s.authority, o.authority);
+    list(&mut s.allowed_tenants, o.allowed_tenants);
+    list(&mut s.hosted_domains, o.hosted_domains);
+    some(&mut s.url, o.url);
+    set(&mut s.starttls, o.starttls);
+    set(&mut s.allow_plain_ldap, o.allow_plain_ldap);
+    some(&mut s.ca_file, o.ca_file);
+    some(&mut s.bind_dn, o.bind_dn);
+    if o.bind_password_stdin {
         s.bind_password = Some(read_stdin_secret("the bind password")?);
     }
-    s.base_dn = args.base_dn;
-    s.user_filter = args.user_filter;
-    s.id_attribute = args.id_attribute;
-    s.email_attribute = args.email_attribute;
-    s.name_attribute = args.name_attribute;
-    s.group_base_dn = args.group_base_dn;
-    s.group_filter = args.group_filter;
-    for (group, role) in args.group_roles {
-        s.group_roles.entry(group).or_default().push(role);
+    some(&mut s.base_dn, o.base_dn);
+    some(&mut s.user_filter, o.user_filter);
+    some(&mut s.id_attribute, o.id_attribute);
+    some(&mut s.email_attribute, o.email_attribute);
+    some(&mut s.name_attribute, o.name_attribute);
+    some(&mut s.group_base_dn, o.group_base_dn);
+    some(&mut s.group_filter, o.group_filter);
+    if !o.group_roles.is_empty() {
+        s.group_roles.clear();
+        for (group, role) in o.group_roles {
+            s.group_roles.entry(group).or_default().push(role);
+        }
     }
-    s.user_names = !args.no_user_names;
-    let private_key_pem = match &args.private_key_file {
-        Some(file) => Some(
-            std::fs::read_to_string(file).map_err(|e| StartError::Usage(format!("cannot read {}: {e}", file.display())))?,
-        ),
-        None => None,
+    if let Some(no_user_names) = o.no_user_names {
+        s.user_names = !no_user_names;
+    }
+    match &o.private_key_file {
+        Some(file) => std::fs::read_to_string(file)
+            .map(Some)
+            .map_err(|e| StartError::Usage(format!("cannot read {}: {e}", file.display()))),
+        None => Ok(None),
+    }
+}
+
+/// The stored settings of `id` less the `unset` ones (their defaults apply), for `update`.
+fn stored_settings(record: &poort_storage::repo::ConnectorRecord, unset: &[String]) -> Result<ConnectorSettings, StartError> {
+    let mut settings = record.settings.clone();
+    let Some(fields) = settings.as_object_mut() else {
+        return Err(StartError::Storage(poort_storage::StorageError::Corrupt(format!("connector {}: settings are not an object", record.id))));
     };
-    Ok((s, private_key_pem, args.json))
+    for name in unset {
+        if name == "id" || name == "kind" {
+            return Err(StartError::Usage(format!("a connector's {name} stays: add another connector instead")));
+        }
+        if fields.remove(name).is_none() {
+            return Err(StartError::Usage(format!("connector `{}` has no setting `{name}` to unset", record.id)));
+        }
+    }
+    serde_json::from_value(settings)
+        .map_err(|e| StartError::Storage(poort_storage::StorageError::Corrupt(format!("connector {}: {e}", record.id))))
+}
+
+fn save_error(error: SaveError) -> StartError {
+    match error {
+        SaveError::Invalid(problem) => StartError::Usage(problem),
+        SaveError::Storage(error) => StartError::Storage(error),
+    }
 }
 
 pub async fn run(command: ConnectorCommand, settings: &Settings) -> Result<(), StartError> {
     let store = crate::open_store(settings).await?;
     match command {
         ConnectorCommand::Add(args) => {
-            let (connector, private_key_pem, json) = settings_of(*args)?;
+            let AddArgs { id, kind, options, json } = *args;
+            let kind = ConnectorKind::parse(&kind)
+                .ok_or_else(|| StartError::Usage(format!("--kind `{kind}` is not oidc, entra, google or ldap")))?;
+            let mut connector = ConnectorSettings::new(&id, kind);
+            let private_key_pem = apply(options, &mut connector)?;
             if store.connectors().get(&connector.id).await?.is_some() {
-                return Err(StartError::Usage(format!("connector `{}` exists: remove it first", connector.id)));
+                return Err(StartError::Usage(format!("connector `{}` exists: change it with `poort connector update`", connector.id)));
             }
             let key = crate::secrets::hash_key(&store).await?;
-            let stored = connectors::save(&store, &key, connector, private_key_pem, ConnectorSource::Cli)
-                .await
-                .map_err(|error| match error {
-                    SaveError::Invalid(problem) => StartError::Usage(problem),
-                    SaveError::Storage(error) => StartError::Storage(error),
-                })?;
+            let stored = connectors::save(&store, &key, connector, private_key_pem, ConnectorSource::Cli).await.map_err(save_error)?;
             if json {
                 print_json(&describe(&stored));
             } else {
                 println!("added connector {} ({})", stored.id, stored.kind);
+            }
+            Ok(())
+        }
+        ConnectorCommand::Update(args) => {
+            let UpdateArgs { id, options, unset, json } = *args;
+            let record = store.connectors().get(&id).await?.ok_or_else(|| StartError::Usage(format!("no connector `{id}`")))?;
+            if record.source == ConnectorSource::Config {
+                return Err(StartError::Usage(format!("connector `{id}` comes from the configuration file: change it there")));
+            }
+            let mut connector = stored_settings(&record, &unset)?;
+            let private_key_pem = apply(options, &mut connector)?;
+            let key = crate::secrets::hash_key(&store).await?;
+            // Saved as who added it: the source says where to change it, and that stays.
+            let stored = connectors::save(&store, &key, connector, private_key_pem, record.source).await.map_err(save_error)?;
+            if json {
+                print_json(&describe(&stored));
+            } else {
+                println!("updated connector {} ({})", stored.id, stored.kind);
             }
             Ok(())
         }
@@ -277,8 +359,7 @@ pub async fn run(command: ConnectorCommand, settings: &Settings) -> Result<(), S
                 Ok(())
             }
             Ok(false) => Err(StartError::Usage(format!("no connector `{id}`"))),
-            Err(SaveError::Invalid(problem)) => Err(StartError::Usage(problem)),
-            Err(SaveError::Storage(error)) => Err(StartError::Storage(error)),
+            Err(error) => Err(save_error(error)),
         },
     }
 }

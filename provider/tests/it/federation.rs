@@ -836,7 +836,7 @@ async fn invited_directory_users_activate_with_their_directory_password() {
 // --- The CLI and the configuration ----------------------------------------------------------------
 
 #[tokio::test]
-async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_file() {
+async fn connectors_are_added_changed_and_removed_with_the_cli_and_configured_ones_only_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = "[[connectors]]\nid = \"configured\"\nkind = \"google\"\nclient_id = \"c\"\nclient_secret = \"s\"\nhosted_domains = [\"example.com\"]\n";
     std::fs::write(dir.path().join("poort.toml"), config).unwrap();
@@ -871,6 +871,35 @@ async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_fil
     let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(shown["settings"]["group_roles"]["cn=admins"], serde_json::json!(["user level 0"]));
     assert!(!stdout.contains("service-secret"), "secrets are never shown");
+    // `update` changes what it is given and keeps the rest: the bind DN, and the password.
+    let (ok, stdout, stderr) = run(
+        &["connector", "update", "ad", "--domain", "ad.example", "--allow-password", "--unset", "group_roles", "--json"],
+        None,
+    );
+    assert!(ok, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["domains"], serde_json::json!(["ad.example"]));
+    assert_eq!(shown["settings"]["allow_password"], true);
+    assert_eq!(shown["settings"]["bind_dn"], "cn=poort");
+    assert!(shown["settings"].get("group_roles").is_none(), "{shown}");
+    assert_eq!((shown["source"].as_str(), shown["has_secrets"].as_bool()), (Some("cli"), Some(true)));
+    let (ok, stdout, _) = run(&["connector", "update", "ad", "--allow-password", "false", "--json"], None);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["settings"]["allow_password"], false);
+    // A change that leaves the connector invalid names the setting and stores nothing.
+    let (ok, _, stderr) = run(&["connector", "update", "ad", "--unset", "url", "--domain", "elsewhere.example"], None);
+    assert!(!ok && stderr.contains("connector.url"), "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "update", "ad", "--unset", "tenant"], None);
+    assert!(!ok && stderr.contains("no setting `tenant`"), "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "update", "ad", "--unset", "kind"], None);
+    assert!(!ok && stderr.contains("kind stays"), "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "update", "nobody", "--name", "x"], None);
+    assert!(!ok && stderr.contains("no connector `nobody`"), "{stderr}");
+    let (ok, _, stderr) = run(&["connector", "add", "--id", "ad", "--kind", "ldap"], None);
+    assert!(!ok && stderr.contains("poort connector update"), "{stderr}");
+    // The password is rotated by giving it anew.
+    let (ok, _, stderr) = run(&["connector", "update", "ad", "--bind-password-stdin"], Some("rotated-secret\n"));
+    assert!(ok, "{stderr}");
     // A client can be told to sign in through it.
     let (ok, _, stderr) = run(&["client", "add", "--client-id", "portal", "--redirect-uri", CB, "--connector", "ad"], None);
     assert!(ok, "{stderr}");
@@ -882,9 +911,15 @@ async fn connectors_are_managed_with_the_cli_and_configured_ones_only_in_the_fil
     settings.storage.data_dir = dir.path().join("poort-data");
     let store = poort::open_store(&settings).await.unwrap();
     poort::federation::connectors::sync_configured(&store, &settings).await.unwrap();
+    let hash_key = poort::secrets::hash_key(&store).await.unwrap();
+    let ad = poort::federation::connectors::load(&store, &hash_key, "ad").await.unwrap().unwrap();
+    assert_eq!(ad.secrets.bind_password.as_deref(), Some("rotated-secret"));
+    assert_eq!((ad.settings.domains.as_slice(), ad.settings.url.as_deref()), (&["ad.example".to_string()][..], Some("ldaps://dc.corp.example")));
     store.close().await.unwrap();
+    let (ok, _, stderr) = run(&["connector", "update", "configured", "--name", "Google"], None);
+    assert!(!ok && stderr.contains("configuration file"), "{stderr}");
     let (ok, stdout, _) = run(&["connector", "list"], None);
-    assert!(ok && stdout.contains("configured") && stdout.contains("config") && stdout.contains("corp.example"), "{stdout}");
+    assert!(ok && stdout.contains("configured") && stdout.contains("config") && stdout.contains("ad.example"), "{stdout}");
     let (ok, _, stderr) = run(&["connector", "remove", "configured"], None);
     assert!(!ok && stderr.contains("configuration file"), "{stderr}");
     let (ok, stdout, _) = run(&["connector", "remove", "ad"], None);
