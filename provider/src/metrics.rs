@@ -204,7 +204,7 @@ fn resident_memory_bytes() -> Option<f64> {
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    (page_size > 0).then(|| pages * page_size as f64)
+    (page_size > 0).then_some(pages * page_size as f64)
 }
 
 /// Gauges of this process and of the shared state.

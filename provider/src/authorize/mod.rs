@@ -266,6 +266,8 @@ fn default_mode(params: &RawParams) -> ResponseMode {
     }
 }
 
+/// Made and matched once a request; boxing the records would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Decision {
     Issue { session: SessionRecord, user: UserRecord },
     /// The user is signed in but may not use this client (it requires a role they lack).

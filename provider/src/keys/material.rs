@@ -46,11 +46,9 @@ pub fn generate(alg: &str) -> Result<GeneratedKey, MaterialError> {
     };
     let mut public = private.to_public_key()?;
     let kid = thumbprint(&public)?;
-    for jwk in [&mut public] {
-        jwk.set_key_id(&kid);
-        jwk.set_key_use("sig");
-        jwk.set_algorithm(alg);
-    }
+    public.set_key_id(&kid);
+    public.set_key_use("sig");
+    public.set_algorithm(alg);
     let mut private_jwk = private;
     private_jwk.set_key_id(&kid);
     private_jwk.set_key_use("sig");

@@ -62,7 +62,9 @@ pub struct GroupCommit {
     counts: std::sync::Arc<Counts>,
 }
 
-/// What waits in the queue.
+/// What waits in the queue. Moved once into the queue and once out: boxing the grant's rows
+/// would cost every new grant an allocation instead.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     /// Any write: work run on the shared transaction.
     Work(Box<dyn Job>),
@@ -77,7 +79,8 @@ struct NewGrantRows {
     reply: oneshot::Sender<Result<(), StorageError>>,
 }
 
-/// What a new grant is stored with.
+/// What a new grant is stored with (inside [`Queued`], unboxed for the same reason).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum FirstRows {
     /// Its first token (a client's own access token).
     Token(token::ActiveModel),
@@ -143,6 +146,8 @@ impl GroupCommit {
     }
 
     /// Hands `job` to the writer, starting one when there is none (or its runtime is gone).
+    /// A refused job comes back whole, to be run alone.
+    #[allow(clippy::result_large_err)]
     fn enqueue(&self, db: &DatabaseConnection, job: Queued) -> Result<(), Queued> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let job = match queue.as_ref() {

@@ -526,13 +526,13 @@ async fn revoke_session_grants_keeps_offline_access_when_asked(db: Db) {
     grants.store_token(token("r-offline", TokenKind::Refresh, &offline)).await.unwrap().unwrap();
 
     let revoked = grants.revoke_session_grants("session-1", Some("offline_access"), now()).await.unwrap();
-    assert_eq!(revoked, [online.id.clone()]);
+    assert_eq!(revoked, std::slice::from_ref(&online.id));
     assert!(!grants.find_token("r-online").await.unwrap().unwrap().is_active(now()));
     assert!(grants.find_token("r-offline").await.unwrap().unwrap().is_active(now()), "offline access outlives the session");
     assert!(grants.get_grant(&elsewhere.id).await.unwrap().unwrap().is_active(now()), "another session's grant stays");
 
     // Without a kept scope, offline access ends with the session too.
-    assert_eq!(grants.revoke_session_grants("session-1", None, now()).await.unwrap(), [offline.id.clone()]);
+    assert_eq!(grants.revoke_session_grants("session-1", None, now()).await.unwrap(), std::slice::from_ref(&offline.id));
     assert!(!grants.find_token("r-offline").await.unwrap().unwrap().is_active(now()));
     assert!(grants.revoke_session_grants("session-1", None, now()).await.unwrap().is_empty());
 }
