@@ -168,7 +168,7 @@ fn open(path: &Path, access: Access) -> Result<rusqlite::Connection, rusqlite::E
     // and the pool's connection keeps its automatic one as the backstop.
     connection.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; \
-         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 134217728;",
     )?;
     Ok(connection)
 }

@@ -71,9 +71,10 @@ impl Store {
                     .pragma("temp_store", "memory")
                     // A server checkpoints the log on a connection of its own (see
                     // `checkpoint`); the writer's automatic checkpoint is the backstop, at
-                    // 32 MiB of log, and the log file is cut back to 64 MiB after one.
+                    // 32 MiB of log. The file is cut back to 128 MiB when the log restarts,
+                    // which the checkpointer does past 64 MiB: normally it is reused as it is.
                     .pragma("wal_autocheckpoint", "8192")
-                    .pragma("journal_size_limit", "67108864")
+                    .pragma("journal_size_limit", "134217728")
             });
         if url.starts_with("sqlite:") {
             // A local file needs no ping before each use; instead, end any transaction a
@@ -136,8 +137,11 @@ impl Store {
     /// own, so that commits never stop to do it (see [`checkpoint`]). For servers; nothing on
     /// PostgreSQL or an in-memory database.
     pub fn spawn_checkpointer(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
-        let url = self.sqlite_file.as_deref()?.to_string();
-        Some(tokio::spawn(checkpoint::run(url, every, checkpoint::RESTART_PAST_FRAMES)))
+        use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+        use std::str::FromStr as _;
+        let options = SqliteConnectOptions::from_str(self.sqlite_file.as_deref()?).ok()?;
+        let path = options.get_filename().to_path_buf();
+        Some(tokio::spawn(checkpoint::run(path, every, checkpoint::RESTART_PAST_FRAMES, self.writes.gate())))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

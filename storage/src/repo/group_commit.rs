@@ -60,6 +60,8 @@ pub struct GroupCommit {
     /// The writer's own connection to a SQLite file, when it has one.
     in_place: Option<InPlace>,
     counts: std::sync::Arc<Counts>,
+    /// Held by the writer through each batch; see [`GroupCommit::gate`].
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What waits in the queue. Moved once into the queue and once out: boxing the grant's rows
@@ -91,7 +93,15 @@ pub(crate) enum FirstRows {
 impl GroupCommit {
     /// A queue whose writer runs its batches on `in_place` first.
     pub(crate) fn new(in_place: Option<InPlace>, counts: std::sync::Arc<Counts>) -> Self {
-        Self { queue: Mutex::default(), in_place, counts }
+        Self { queue: Mutex::default(), in_place, counts, gate: Default::default() }
+    }
+
+    /// The writer holds this through each batch, from its `BEGIN` to its `COMMIT`. Whoever
+    /// else takes it (the checkpointer, to restart the log) has SQLite's write lock to itself
+    /// as soon as the batch in progress commits, while the writes that come meanwhile wait in
+    /// the queue, not in SQLite's busy handler.
+    pub(crate) fn gate(&self) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.gate.clone()
     }
 
     /// Runs `work` in a write transaction and returns its outcome once committed.
@@ -159,7 +169,7 @@ impl GroupCommit {
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Err(job) };
         let (sender, receiver) = mpsc::unbounded_channel();
-        runtime.spawn(writer(db.clone(), self.in_place.clone(), self.counts.clone(), receiver));
+        runtime.spawn(writer(db.clone(), self.in_place.clone(), self.counts.clone(), self.gate.clone(), receiver));
         sender.send(job).map_err(|mpsc::error::SendError(job)| job)?;
         *queue = Some(sender);
         Ok(())
@@ -167,8 +177,15 @@ impl GroupCommit {
 }
 
 /// The writer task: one transaction per batch of whatever has queued.
-async fn writer(db: DatabaseConnection, in_place: Option<InPlace>, counts: std::sync::Arc<Counts>, mut queue: mpsc::UnboundedReceiver<Queued>) {
+async fn writer(
+    db: DatabaseConnection,
+    in_place: Option<InPlace>,
+    counts: std::sync::Arc<Counts>,
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    mut queue: mpsc::UnboundedReceiver<Queued>,
+) {
     while let Some(first) = queue.recv().await {
+        let _batch = gate.lock().await;
         let mut batch = vec![first];
         // Requests arrive in waves (their clients were answered together by the last commit):
         // let the tasks that are ready run and queue their writes before this batch closes,
